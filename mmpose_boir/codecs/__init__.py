@@ -1,0 +1,3 @@
+from .boir_heatmap import BoIRDecoupledHeatmap
+
+__all__ = ['BoIRDecoupledHeatmap']

@@ -1,0 +1,1 @@
+"""Narrow compatibility shims for the pinned OpenMMLab stack (see docs/install.md)."""

@@ -1,0 +1,3 @@
+from .box_embedding_sampling import BoxEmbeddingSampling
+
+__all__ = ['BoxEmbeddingSampling']

@@ -1,0 +1,68 @@
+"""Per-instance boxes for the Bbox Mask Loss and the box head."""
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmpose.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class BoxEmbeddingSampling(BaseTransform):
+    """Turn each encoded instance's box into an output-map (x, y, w, h) box.
+
+    Place it after ``GenerateTarget`` with :class:`BoIRDecoupledHeatmap`.
+    The person's annotated box corners, already carried through the same
+    affine (and flip) as the keypoints by ``BottomupRandomAffine(
+    bbox_keep_corner=True)``, are scaled to the output map; their
+    axis-aligned extent, clipped to ``[0, W-1] x [0, H-1]``, is the box. The
+    boxes follow ``instance_indices`` from the codec, so they are aligned
+    one-to-one (same order, same filtering) with ``instance_coords``,
+    ``instance_heatmaps`` and ``keypoint_weights``.
+
+    Required keys: ``bbox`` (N, 4, 2) corners in input pixels,
+    ``instance_indices`` (M,). Added keys: ``instance_boxes`` (M, 4) float32,
+    packed into ``gt_instance_labels`` by ``PackPoseInputs``.
+
+    Args:
+        input_size: (w, h) of the network input.
+        heatmap_size: (W, H) of the output maps.
+    """
+
+    def __init__(self, input_size: Tuple[int, int],
+                 heatmap_size: Tuple[int, int]) -> None:
+        super().__init__()
+        self.input_size = tuple(input_size)
+        self.heatmap_size = tuple(heatmap_size)
+        self.scale = np.array(input_size, dtype=np.float32) / np.array(
+            heatmap_size, dtype=np.float32)
+
+    def transform(self, results: Dict) -> Optional[dict]:
+        if 'instance_indices' not in results:
+            raise KeyError(
+                'BoxEmbeddingSampling needs `instance_indices` from '
+                'GenerateTarget(encoder=dict(type="BoIRDecoupledHeatmap"))'
+                f' ({results.get("img_path", "unknown image")})')
+        indices = np.asarray(results['instance_indices'], dtype=np.int64)
+        corners = np.asarray(results.get('bbox', np.zeros((0, 4, 2))),
+                             dtype=np.float32).reshape(-1, 4, 2)
+        if len(indices) and indices.max() >= len(corners):
+            raise ValueError(
+                f'{results.get("img_path", "unknown image")}: instance index '
+                f'{indices.max()} has no box ({len(corners)} boxes)')
+        W, H = self.heatmap_size
+        corners = corners[indices] / self.scale
+        x1y1 = corners.min(1)
+        x2y2 = corners.max(1)
+        upper = np.array([W - 1, H - 1], dtype=np.float32)
+        x1y1 = np.clip(x1y1, 0, upper)
+        x2y2 = np.clip(x2y2, 0, upper)
+        boxes = np.concatenate((x1y1, x2y2 - x1y1), axis=1).astype(np.float32)
+        results['instance_boxes'] = boxes.reshape(-1, 4)
+        table = dict(results.get('label_mapping_table', {}))
+        table['instance_boxes'] = 'instance_boxes'
+        results['label_mapping_table'] = table
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(input_size={self.input_size}, '
+                f'heatmap_size={self.heatmap_size})')

@@ -1,0 +1,392 @@
+"""BoIRHead: the ASPP neck, the dense heads and CID's instance keypoint head."""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.structures import InstanceData
+from mmpose.models.heads.base_head import BaseHead
+from mmpose.registry import MODELS
+from mmpose.utils.typing import (ConfigType, Features, OptConfigType,
+                                 OptSampleList, Predictions)
+from torch import Tensor, nn
+
+from ..utils import ASPP, ResidualHead
+from .decoding import (decode_instance_heatmaps, find_centers,
+                       sigmoid_clamped, smooth_heatmaps)
+from .instance_keypoint_head import InstanceKeypointHead
+
+#: Sub-modules used only to compute training losses.
+AUX_HEADS = ('keypoint_head', 'embedding_head', 'bbox_head')
+
+
+@MODELS.register_module()
+class BoIRHead(BaseHead):
+    """BoIR's head (Jeong et al., BMVC 2023), on concatenated HRNet features.
+
+    ``feats -> ASPP neck -> {center head, keypoint head*, embedding head*,
+    bbox head*}`` and ``feats -> instance keypoint head`` (CID's GFD with
+    LayerNorm). Heads marked * are auxiliary: used by :meth:`loss` only,
+    never computed by :meth:`predict`, and not built at all when
+    ``with_aux_heads=False`` (the deployed model; their weights in a loaded
+    checkpoint are then dropped silently).
+
+    Args:
+        in_channels: channels of the backbone features (480 W32, 720 W48).
+        num_keypoints: K.
+        neck_channels: ASPP output channels (256).
+        aspp_channels: channels of each ASPP branch (128).
+        atrous_rates: ASPP dilations.
+        head_channels: channels inside each dense head (128).
+        embedding_channels: D of the pixel embedding (128).
+        gfd_channels: channels of the instance keypoint head (64).
+        prior_prob: prior of the heatmap biases (0.01).
+        with_aux_heads: build the three auxiliary heads.
+        bbox_head_init: ``'release'`` (all conv weights 0, biases 1, as the
+            release does) or ``'normal'`` (like the other heads, bias 1).
+        multi_heatmap_loss / instance_heatmap_loss / bbox_mask_loss /
+            bbox_loss: loss configs.
+        decoder: the codec (for ``input_size``/``heatmap_size``).
+        init_cfg: MMEngine init config (the heads initialise themselves).
+    """
+
+    def __init__(self,
+                 in_channels: int = 480,
+                 num_keypoints: int = 17,
+                 neck_channels: int = 256,
+                 aspp_channels: int = 128,
+                 atrous_rates: Sequence[int] = (12, 24, 36),
+                 head_channels: int = 128,
+                 embedding_channels: int = 128,
+                 gfd_channels: int = 64,
+                 prior_prob: float = 0.01,
+                 with_aux_heads: bool = True,
+                 bbox_head_init: str = 'release',
+                 multi_heatmap_loss: ConfigType = dict(
+                     type='FocalHeatmapLoss', loss_weight=1.0),
+                 instance_heatmap_loss: ConfigType = dict(
+                     type='FocalHeatmapLoss', loss_weight=4.0),
+                 bbox_mask_loss: ConfigType = dict(
+                     type='BboxMaskLoss', loss_weight=0.25),
+                 bbox_loss: ConfigType = dict(
+                     type='CIoULoss', loss_weight=0.25),
+                 decoder: OptConfigType = None,
+                 init_cfg: OptConfigType = None):
+        super().__init__(init_cfg)
+        if bbox_head_init not in ('release', 'normal'):
+            raise ValueError(f'bbox_head_init must be release or normal, '
+                             f'got {bbox_head_init!r}')
+        self.in_channels = in_channels
+        self.num_keypoints = num_keypoints
+        self.with_aux_heads = with_aux_heads
+        self.decoder = _build_codec(decoder)
+
+        self.neck = ASPP(in_channels, aspp_channels, neck_channels,
+                         atrous_rates)
+        self.center_head = ResidualHead(neck_channels, head_channels, 1)
+        if with_aux_heads:
+            self.keypoint_head = ResidualHead(neck_channels, head_channels,
+                                              num_keypoints)
+            self.embedding_head = ResidualHead(neck_channels, head_channels,
+                                               embedding_channels)
+            self.bbox_head = ResidualHead(neck_channels, head_channels, 4)
+        self.instance_head = InstanceKeypointHead(in_channels, num_keypoints,
+                                                  gfd_channels)
+        self._init_heads(prior_prob, bbox_head_init)
+
+        self.multi_heatmap_loss = MODELS.build(multi_heatmap_loss)
+        self.instance_heatmap_loss = MODELS.build(instance_heatmap_loss)
+        if with_aux_heads:
+            self.bbox_mask_loss = MODELS.build(bbox_mask_loss)
+            self.bbox_loss = MODELS.build(bbox_loss)
+        self._register_load_state_dict_pre_hook(self._drop_aux_weights)
+
+    # ------------------------------------------------------------------ init
+    def _init_heads(self, prior_prob: float, bbox_head_init: str) -> None:
+        """The release's initialisation (spec section 1)."""
+        bias = -math.log((1 - prior_prob) / prior_prob)
+        for name, child in self.named_children():
+            for m in child.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.normal_(m.weight, std=0.001)
+                    if m.bias is not None:
+                        nn.init.constant_(m.bias, bias)
+                elif isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, std=0.001)
+                    nn.init.constant_(m.bias, 0)
+        if self.with_aux_heads:
+            for m in self.bbox_head.modules():
+                if isinstance(m, nn.Conv2d):
+                    if bbox_head_init == 'release':
+                        nn.init.constant_(m.weight, 0.0)
+                    if m.bias is not None:
+                        nn.init.constant_(m.bias, 1.0)
+
+    def _drop_aux_weights(self, state_dict: dict, prefix: str, *args,
+                          **kwargs) -> None:
+        """Drop auxiliary-head weights when loading into a deployed head."""
+        if self.with_aux_heads:
+            return
+        for key in list(state_dict):
+            if key.startswith(prefix) and key[len(prefix):].split(
+                    '.', 1)[0] in AUX_HEADS:
+                state_dict.pop(key)
+
+    # --------------------------------------------------------------- forward
+    def forward(self, feats: Features) -> Tensor:
+        """Center heatmap logits ``[B, 1, H, W]`` of ``feats[-1]``."""
+        return self.center_head(self.neck(_last(feats)))
+
+    def instance_params(self, feats: Tensor, coords: Tensor,
+                        img_ids: Tensor) -> Tensor:
+        """Backbone feature vectors at the instance centers.
+
+        Shapes: feats ``[B, C, H, W]``, coords ``[N, 2]`` (x, y), img_ids
+        ``[N]`` -> ``[N, C]``.
+        """
+        return feats[img_ids, :, coords[:, 1], coords[:, 0]]
+
+    # --------------------------------------------------------------- predict
+    def predict(self,
+                feats: Features,
+                batch_data_samples: OptSampleList,
+                test_cfg: ConfigType = {}) -> Predictions:
+        """Decode poses as the release does (spec section 5), batched.
+
+        ``feats`` is a tuple of feature maps, or with ``flip_test`` a pair
+        ``[feats, feats_of_flipped_input]``; with ``multiscale_test`` a list
+        of those, one per scale (the first is the main scale), whose center
+        and keypoint heatmaps are averaged at the main scale's resolution.
+
+        Returns a list (one per image) of ``InstanceData`` with
+        ``keypoints`` (n, K, 2) in input pixels, ``keypoint_scores`` (n, K)
+        and ``bbox_scores`` (n,) (the center scores).
+        """
+        flip_test = test_cfg.get('flip_test', False)
+        multiscale = test_cfg.get('multiscale_test', False)
+        scale_feats = feats if multiscale else [feats]
+        flip_indices = batch_data_samples[0].metainfo['flip_indices']
+        B = len(batch_data_samples)
+
+        levels = []
+        for f in scale_feats:
+            if flip_test:
+                x = torch.cat((_last(f[0]), _last(f[1]).flip(-1)))
+            else:
+                x = _last(f)
+            center = sigmoid_clamped(self.forward((x, )))[:, 0]
+            if flip_test:
+                center = (center[:B] + center[B:]) / 2
+            levels.append((x, center))
+        H, W = levels[0][1].shape[-2:]
+        center = torch.stack([_resize(c, (H, W)) for _, c in levels]).mean(0)
+
+        scores, coords, img_ids = find_centers(
+            center, test_cfg.get('max_instances', 30),
+            test_cfg.get('score_threshold', 0.01),
+            test_cfg.get('blur_kernel_size', 3))
+
+        heatmaps = center.new_zeros((len(scores), self.num_keypoints, H, W))
+        if len(scores):
+            for x, _ in levels:
+                h, w = x.shape[-2:]
+                lvl_coords = _rescale_coords(coords, (W, H), (w, h))
+                hm = self._instance_heatmaps(x, lvl_coords, img_ids, B,
+                                             flip_test, flip_indices)
+                heatmaps = heatmaps + _resize(hm, (H, W))
+            heatmaps = heatmaps / len(levels)
+        heatmaps = smooth_heatmaps(heatmaps, test_cfg.get(
+            'blur_kernel_size', 3))
+        keypoints, keypoint_scores = decode_instance_heatmaps(heatmaps)
+        keypoint_scores = keypoint_scores * scores[:, None]
+
+        input_size = np.array(batch_data_samples[0].metainfo['input_size'],
+                              dtype=np.float32)
+        stride = torch.as_tensor(input_size / np.array([W, H]),
+                                 dtype=keypoints.dtype,
+                                 device=keypoints.device)
+        keypoints = keypoints * stride + stride / 2
+
+        preds = []
+        keypoints, keypoint_scores = keypoints.cpu(), keypoint_scores.cpu()
+        img_ids_cpu, scores_cpu = img_ids.cpu(), scores.cpu()
+        for b in range(B):
+            sel = img_ids_cpu == b
+            preds.append(InstanceData(
+                keypoints=keypoints[sel].numpy(),
+                keypoint_scores=keypoint_scores[sel].numpy(),
+                bbox_scores=scores_cpu[sel].numpy()))
+        if test_cfg.get('output_heatmaps', False):
+            from mmengine.structures import PixelData
+            fields = [PixelData(heatmaps=center[b:b + 1]) for b in range(B)]
+            return preds, fields
+        return preds
+
+    def _instance_heatmaps(self, x: Tensor, coords: Tensor, img_ids: Tensor,
+                           batch_size: int, flip_test: bool,
+                           flip_indices: Sequence[int]) -> Tensor:
+        """Instance heatmaps ``[N, K, h, w]`` at one scale, flip-averaged.
+
+        ``x`` is ``[B, C, h, w]``, or ``[2B, C, h, w]`` with the flipped
+        image's features (already flipped back) in the second half.
+        """
+        if flip_test:
+            coords = torch.cat((coords, coords))
+            img_ids = torch.cat((img_ids, img_ids + batch_size))
+        params = self.instance_params(x, coords, img_ids)
+        hm = sigmoid_clamped(self.instance_head(x, params, coords, img_ids))
+        if flip_test:
+            n = len(hm) // 2
+            hm = (hm[:n] + hm[n:][:, list(flip_indices)]) / 2
+        return hm
+
+    # ------------------------------------------------------------------ loss
+    def loss(self,
+             feats: Features,
+             batch_data_samples: OptSampleList,
+             train_cfg: ConfigType = {}) -> dict:
+        """The four BoIR losses (spec section 3), each logged by name."""
+        if not self.with_aux_heads:
+            raise RuntimeError('BoIRHead(with_aux_heads=False) is a deployed '
+                               'head and cannot compute training losses')
+        x = _last(feats)
+        B, _, H, W = x.shape
+        targets = _collect_targets(batch_data_samples, self.num_keypoints,
+                                   x.device)
+        neck = self.neck(x)
+        multi_logits = torch.cat(
+            (self.keypoint_head(neck), self.center_head(neck)), dim=1)
+        embeddings = self.embedding_head(neck)
+        box_dist = self.bbox_head(neck)
+
+        coords, img_ids = targets['coords'], targets['img_ids']
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            losses = {
+                'loss_multi_heatmap':
+                self.multi_heatmap_loss(
+                    sigmoid_clamped(multi_logits), targets['heatmaps'], None,
+                    targets['heatmap_mask'])
+            }
+            boxes = targets['boxes']
+            losses['loss_bbox_mask'] = self.bbox_mask_loss(
+                embeddings.float(), [boxes[img_ids == b] for b in range(B)])
+            losses['loss_bbox'] = self._box_loss(box_dist.float(), coords,
+                                                 img_ids, boxes)
+
+        max_instances = train_cfg.get('max_train_instances', -1)
+        if 0 < max_instances < len(img_ids):
+            keep = torch.randperm(len(img_ids), device=x.device)[:max_instances]
+            coords, img_ids = coords[keep], img_ids[keep]
+            inst_heatmaps = targets['instance_heatmaps'][keep]
+            inst_weights = targets['keypoint_weights'][keep]
+        else:
+            inst_heatmaps = targets['instance_heatmaps']
+            inst_weights = targets['keypoint_weights']
+        if len(img_ids):
+            params = self.instance_params(x, coords, img_ids)
+            logits = self.instance_head(x, params, coords, img_ids)
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                losses['loss_instance_heatmap'] = self.instance_heatmap_loss(
+                    sigmoid_clamped(logits), inst_heatmaps, inst_weights)
+        else:
+            # keep every parameter in the graph (DDP) with a zero loss
+            losses['loss_instance_heatmap'] = sum(
+                p.sum() for p in self.instance_head.parameters()) * 0.0
+        return losses
+
+    def _box_loss(self, box_dist: Tensor, coords: Tensor, img_ids: Tensor,
+                  boxes: Tensor) -> Tensor:
+        """CIoU of the boxes predicted at the 3x3 cells around each center.
+
+        Shapes: box_dist ``[B, 4, H, W]`` (l, t, r, b), coords ``[N, 2]``,
+        img_ids ``[N]``, boxes ``[N, 4]`` (x, y, w, h).
+        """
+        if len(img_ids) == 0:
+            return box_dist.sum() * 0.0
+        H, W = box_dist.shape[-2:]
+        offsets = torch.tensor([(dx, dy) for dy in (-1, 0, 1)
+                                for dx in (-1, 0, 1)], device=coords.device)
+        cells = coords[:, None, :] + offsets[None]  # [N, 9, 2]
+        inside = ((cells[..., 0] >= 0) & (cells[..., 0] < W) &
+                  (cells[..., 1] >= 0) & (cells[..., 1] < H))
+        cells, ids = cells[inside], img_ids[:, None].expand(-1, 9)[inside]
+        target = boxes[:, None].expand(-1, 9, -1)[inside]
+        ltrb = box_dist[ids, :, cells[:, 1], cells[:, 0]]
+        anchor = cells.to(ltrb.dtype)
+        pred = torch.cat((anchor - ltrb[:, :2], ltrb[:, :2] + ltrb[:, 2:]),
+                         dim=1)
+        return self.bbox_loss(pred, target)
+
+
+def _build_codec(cfg: OptConfigType):
+    if cfg is None:
+        return None
+    from mmpose.registry import KEYPOINT_CODECS
+    return KEYPOINT_CODECS.build(cfg)
+
+
+def _last(feats: Features) -> Tensor:
+    """The (single, concatenated) feature map: ``feats[-1]`` of a tuple."""
+    return feats if isinstance(feats, Tensor) else feats[-1]
+
+
+def _resize(maps: Tensor, size: Tuple[int, int]) -> Tensor:
+    """Bilinearly resize ``[..., h, w]`` maps to ``size`` = (H, W)."""
+    if tuple(maps.shape[-2:]) == tuple(size) or maps.numel() == 0:
+        return maps
+    shape = maps.shape
+    out = torch.nn.functional.interpolate(
+        maps.reshape(-1, 1, *shape[-2:]), size=size, mode='bilinear',
+        align_corners=False)
+    return out.reshape(*shape[:-2], *size)
+
+
+def _rescale_coords(coords: Tensor, src: Tuple[int, int],
+                    dst: Tuple[int, int]) -> Tensor:
+    """Map (x, y) cells from a ``src`` (W, H) map onto a ``dst`` (w, h) map."""
+    if tuple(src) == tuple(dst):
+        return coords
+    scale = torch.tensor([dst[0] / src[0], dst[1] / src[1]],
+                         device=coords.device)
+    upper = torch.tensor([dst[0] - 1, dst[1] - 1], device=coords.device)
+    out = ((coords.float() + 0.5) * scale - 0.5).round().long()
+    return torch.minimum(out.clamp(min=0), upper)
+
+
+def _collect_targets(samples: OptSampleList, num_keypoints: int,
+                     device: torch.device) -> Dict[str, Tensor]:
+    """Stack the encoded targets of a batch (see BoIRDecoupledHeatmap)."""
+    heatmaps, masks, coords, ids, inst_hms, weights, boxes = ([] for _ in
+                                                               range(7))
+    for i, d in enumerate(samples):
+        labels = d.gt_instance_labels
+        if 'instance_boxes' not in labels:
+            raise KeyError(
+                f'{d.metainfo.get("img_path", "sample %d" % i)}: no '
+                '`instance_boxes` in gt_instance_labels; add '
+                'BoxEmbeddingSampling after GenerateTarget in the pipeline')
+        n = len(labels.instance_coords)
+        if len(labels.instance_boxes) != n:
+            raise ValueError(
+                f'{d.metainfo.get("img_path", "sample %d" % i)}: '
+                f'{len(labels.instance_boxes)} boxes for {n} instances')
+        heatmaps.append(d.gt_fields.heatmaps)
+        if 'heatmap_mask' in d.gt_fields:
+            masks.append(d.gt_fields.heatmap_mask)
+        coords.append(torch.as_tensor(labels.instance_coords).reshape(-1, 2))
+        ids.append(torch.full((n, ), i, dtype=torch.long))
+        hm = d.gt_fields.instance_heatmaps
+        inst_hms.append(hm.reshape(n, num_keypoints, *hm.shape[-2:]))
+        weights.append(torch.as_tensor(labels.keypoint_weights).reshape(
+            n, num_keypoints))
+        boxes.append(torch.as_tensor(labels.instance_boxes).reshape(n, 4))
+    heatmaps = torch.stack(heatmaps).to(device).float()
+    return dict(
+        heatmaps=heatmaps,
+        heatmap_mask=(torch.stack(masks).to(device).float()
+                      if len(masks) == len(samples) else None),
+        coords=torch.cat(coords).long().to(device),
+        img_ids=torch.cat(ids).to(device),
+        instance_heatmaps=torch.cat(inst_hms).to(device).float(),
+        keypoint_weights=torch.cat(weights).to(device).float(),
+        boxes=torch.cat(boxes).to(device).float())

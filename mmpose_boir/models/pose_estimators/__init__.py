@@ -1,0 +1,3 @@
+from .boir import BoIR
+
+__all__ = ['BoIR']
