@@ -52,6 +52,9 @@ class CIoULoss(nn.Module):
         rho2 = ((tx1 + tx2 - px1 - px2)**2 + (ty1 + ty2 - py1 - py2)**2) / 4
         v = (4 / math.pi**2) * (torch.atan(tw / th) - torch.atan(pw / ph))**2
         with torch.no_grad():
-            alpha = v / (v - iou + (1 + eps))
+            # v > 0 implies a positive denominator; where v == 0 the term is
+            # 0 (in float32 1 + eps == 1, so a perfect box would give 0/0)
+            alpha = torch.where(v > 0, v / (v - iou + (1 + eps)),
+                                torch.zeros_like(v))
         loss = 1 - (iou - (rho2 / c2 + v * alpha))
         return loss.mean() * self.loss_weight

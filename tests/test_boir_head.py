@@ -1,0 +1,168 @@
+"""BoIRHead and the BoIR estimator on the tiny config and real sample data."""
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmpose.registry import DATASETS, MODELS
+from mmpose.structures import PoseDataSample
+
+import mmpose_boir  # noqa: F401
+from mmpose_boir.models.heads import BoIRHead
+from mmpose_boir.models.heads.boir_head import AUX_HEADS
+
+TINY = 'configs/boir/tiny/boir_tiny_coco.py'
+
+
+@pytest.fixture(scope='module')
+def cfg():
+    init_default_scope('mmpose')
+    return Config.fromfile(TINY)
+
+
+@pytest.fixture(scope='module')
+def batch(cfg):
+    """The 4 sample COCO images through the real training pipeline."""
+    torch.manual_seed(0)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    return pseudo_collate([dataset[i] for i in range(len(dataset))])
+
+
+def _model(cfg, **head):
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.head.update(head)
+    return MODELS.build(model_cfg)
+
+
+def test_loss_names_finite_and_gradients_reach_every_head(cfg, batch):
+    torch.manual_seed(0)
+    model = _model(cfg, bbox_head_init='normal')
+    data = model.data_preprocessor(batch, training=True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_multi_heatmap', 'loss_instance_heatmap',
+                           'loss_bbox_mask', 'loss_bbox'}
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert all(v > 0 for v in losses.values())
+    sum(losses.values()).backward()
+    head = model.head
+    for name in ('neck', 'center_head', 'keypoint_head', 'embedding_head',
+                 'bbox_head', 'instance_head'):
+        grads = [p.grad for p in getattr(head, name).parameters()]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads), name
+
+
+def test_bbox_mask_loss_trains_the_embedding_head_only_through_it(cfg, batch):
+    model = _model(cfg)
+    data = model.data_preprocessor(batch, training=True)
+    losses = model(**data, mode='loss')
+    losses['loss_bbox_mask'].backward()
+    emb_grads = [p.grad for p in model.head.embedding_head.parameters()]
+    assert all(g is not None for g in emb_grads)
+    assert sum(g.abs().sum() for g in emb_grads) > 0
+    assert all(p.grad is None
+               for p in model.head.instance_head.parameters())
+
+
+def test_release_bbox_head_init(cfg):
+    head = _model(cfg).head
+    convs = [m for m in head.bbox_head.modules()
+             if isinstance(m, torch.nn.Conv2d)]
+    assert all((c.weight == 0).all() for c in convs)
+    assert (head.bbox_head[1].bias == 1).all()
+    bias = -math.log(0.99 / 0.01)
+    torch.testing.assert_close(head.center_head[1].bias,
+                               torch.full((1, ), bias))
+    torch.testing.assert_close(head.instance_head.heatmap_conv.bias,
+                               torch.full((17, ), bias))
+
+
+def _perfect_box_map(coords, boxes, H, W, garbage=50.0):
+    """(l, t, r, b) that reproduce each box in the 3x3 cells around its
+    center and garbage elsewhere."""
+    dist = torch.full((1, 4, H, W), garbage)
+    for (cx, cy), (x, y, w, h) in zip(coords.tolist(), boxes.tolist()):
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                px, py = cx + dx, cy + dy
+                if 0 <= px < W and 0 <= py < H:
+                    dist[0, :, py, px] = torch.tensor(
+                        [px - x, py - y, x + w - px, y + h - py])
+    return dist
+
+
+def test_box_loss_reads_the_3x3_cells_around_centers(cfg):
+    head = _model(cfg).head
+    coords = torch.tensor([[0, 0], [10, 12]])  # a corner: 4 cells only
+    boxes = torch.tensor([[0., 0., 6., 9.], [5., 4., 10., 14.]])
+    ids = torch.zeros(2, dtype=torch.long)
+    good = _perfect_box_map(coords, boxes, 32, 32)
+    assert head._box_loss(good, coords, ids, boxes) < 1e-5
+    bad = good.clone()
+    bad[0, :, 13, 11] += 3.0  # inside the 3x3 of the second center
+    assert head._box_loss(bad, coords, ids, boxes) > 1e-3
+
+
+def test_predict_never_runs_aux_heads_and_flip_works(cfg):
+    model = _model(cfg).eval()
+    called = []
+    for name in AUX_HEADS:
+        getattr(model.head, name).register_forward_hook(
+            lambda *a, n=name: called.append(n))
+    meta = dict(input_size=(128, 96), input_center=np.array([64., 48.]),
+                input_scale=np.array([128., 96.]), flip_indices=cfg.model.get(
+                    'flip_indices', list(range(17))))
+    sample = PoseDataSample(metainfo=meta)
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        for flip in (True, False):
+            model.test_cfg['flip_test'] = flip
+            model.test_cfg['score_threshold'] = 0.0
+            out = model.predict(x, [copy.deepcopy(sample)])[0]
+            kpts = out.pred_instances.keypoints
+            assert kpts.shape[1:] == (17, 2) and len(kpts) > 0
+            assert out.pred_instances.keypoint_scores.shape == kpts.shape[:2]
+    assert called == []
+
+
+def test_deployed_head_has_no_aux_weights_and_loads_training_weights(cfg):
+    train_head = _model(cfg).head
+    deploy_head = _model(cfg, with_aux_heads=False).head
+    assert not any(hasattr(deploy_head, n) for n in AUX_HEADS)
+    n_aux = sum(p.numel() for n in AUX_HEADS
+                for p in getattr(train_head, n).parameters())
+    n_train = sum(p.numel() for p in train_head.parameters())
+    n_deploy = sum(p.numel() for p in deploy_head.parameters())
+    assert n_train - n_deploy == n_aux > 0
+    deploy_head.load_state_dict(train_head.state_dict(), strict=True)
+    torch.testing.assert_close(deploy_head.center_head[1].weight,
+                               train_head.center_head[1].weight)
+    with pytest.raises(RuntimeError, match='deployed head'):
+        deploy_head.loss((torch.zeros(1, 120, 32, 32), ), [])
+
+
+def test_instance_head_shapes():
+    from mmpose_boir.models.heads import InstanceKeypointHead
+    head = InstanceKeypointHead(in_channels=24, num_keypoints=5, channels=8)
+    feats = torch.randn(2, 24, 10, 12)
+    params = torch.randn(3, 24)
+    coords = torch.tensor([[1, 2], [11, 9], [0, 0]])
+    out = head(feats, params, coords, torch.tensor([0, 1, 1]))
+    assert out.shape == (3, 5, 10, 12)
+    # LayerNorm after each attention's Linear (BoIR, not CID)
+    assert isinstance(head.channel_attention.atn[1], torch.nn.LayerNorm)
+    assert isinstance(head.spatial_attention.atn[1], torch.nn.LayerNorm)
+
+
+def test_head_builds_standalone_from_registry():
+    head = MODELS.build(dict(type='BoIRHead', in_channels=40,
+                             num_keypoints=14, neck_channels=16,
+                             aspp_channels=8, head_channels=8,
+                             embedding_channels=8, gfd_channels=8))
+    assert isinstance(head, BoIRHead)
+    assert head.keypoint_head[1].out_channels == 14
+    logits = head.forward((torch.randn(2, 40, 16, 16), ))
+    assert logits.shape == (2, 1, 16, 16)
