@@ -166,3 +166,30 @@ def test_head_builds_standalone_from_registry():
     assert head.keypoint_head[1].out_channels == 14
     logits = head.forward((torch.randn(2, 40, 16, 16), ))
     assert logits.shape == (2, 1, 16, 16)
+
+
+def test_strip_aux_heads_tool(cfg, tmp_path):
+    import subprocess
+    import sys
+    model = _model(cfg)
+    src, dst = tmp_path / 'train.pth', tmp_path / 'deploy.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(epoch=1),
+                    optimizer=dict(state={})), src)
+    proc = subprocess.run([sys.executable, 'tools/strip_aux_heads.py',
+                           str(src), str(dst)], capture_output=True,
+                          text=True, env=_repo_env())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = torch.load(dst, weights_only=True)
+    assert set(out) == {'state_dict', 'meta'}
+    assert not any(k.split('.')[1] in AUX_HEADS for k in out['state_dict'])
+    deployed = _model(cfg, with_aux_heads=False)
+    deployed.load_state_dict(out['state_dict'], strict=True)
+
+
+def _repo_env():
+    import os
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [os.path.abspath('.')] +
+        [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
+    return env
