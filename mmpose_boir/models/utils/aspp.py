@@ -16,7 +16,13 @@ def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int,
 
 
 class _ImagePooling(nn.Sequential):
-    """Global average pool -> 1x1 conv -> BN -> ReLU -> bilinear upsample."""
+    """Global average pool -> 1x1 conv -> BN -> ReLU -> bilinear upsample.
+
+    A training batch of one image has a single value per channel after the
+    pooling, where BatchNorm cannot compute batch statistics (PyTorch
+    raises); such a batch (e.g. the last, incomplete batch of an epoch) is
+    normalised with the running statistics instead.
+    """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
@@ -26,9 +32,15 @@ class _ImagePooling(nn.Sequential):
 
     def forward(self, x: Tensor) -> Tensor:
         size = x.shape[-2:]
+        pool, conv, bn, relu = self
+        y = conv(pool(x))
+        if self.training and y.shape[0] == 1:
+            y = F.batch_norm(y, bn.running_mean, bn.running_var, bn.weight,
+                             bn.bias, False, 0.0, bn.eps)
+        else:
+            y = bn(y)
         return F.interpolate(
-            super().forward(x), size=size, mode='bilinear',
-            align_corners=False)
+            relu(y), size=size, mode='bilinear', align_corners=False)
 
 
 class ASPP(nn.Module):
