@@ -7,6 +7,10 @@ from mmpose.codecs import DecoupledHeatmap
 from mmpose.codecs.utils import generate_gaussian_heatmaps, get_instance_root
 from mmpose.registry import KEYPOINT_CODECS
 
+#: Coordinates (input pixels, after augmentation) beyond this are corrupt:
+#: they would overflow the integer casts of the heatmap code.
+MAX_COORDINATE = 1e9
+
 
 @KEYPOINT_CODECS.register_module()
 class BoIRDecoupledHeatmap(DecoupledHeatmap):
@@ -77,6 +81,45 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
             sigmas[i] = (2 * radius + 1) / 6
         return sigmas
 
+    @staticmethod
+    def _check_finite(keypoints: np.ndarray, keypoints_visible: np.ndarray,
+                      corners: np.ndarray) -> None:
+        """Reject what would crash (``int(nan)``) or silently drop people.
+
+        Visible keypoints and all box corners must be finite and within
+        ``+-MAX_COORDINATE`` pixels; visibilities must be finite. Invisible
+        keypoints may hold anything (they are never read). The pipeline's
+        ``ValidatePoseAnnotations`` catches these earlier and names the image
+        and annotation; this is the codec's own guard.
+        """
+        N, K = keypoints.shape[:2]
+        vis = np.asarray(keypoints_visible)
+        if vis.shape != (N, K):
+            raise ValueError(f'BoIRDecoupledHeatmap: keypoints_visible of '
+                             f'shape {vis.shape}, expected {(N, K)}')
+        if len(corners) != N:
+            raise ValueError(f'BoIRDecoupledHeatmap: {len(corners)} boxes '
+                             f'for {N} people')
+        problems = []
+        bad = ~np.isfinite(vis).all(1)
+        if bad.any():
+            problems.append(('non-finite keypoints_visible', bad))
+        with np.errstate(invalid='ignore'):
+            bad = ((~np.isfinite(keypoints).all(-1) |
+                    (np.abs(keypoints) > MAX_COORDINATE).any(-1)) &
+                   (vis > 0)).any(1)
+            if bad.any():
+                problems.append(('non-finite or huge visible keypoints', bad))
+            bad = (~np.isfinite(corners) |
+                   (np.abs(corners) > MAX_COORDINATE)).any((1, 2))
+        if bad.any():
+            problems.append(('non-finite or huge box corners', bad))
+        if problems:
+            raise ValueError('BoIRDecoupledHeatmap: ' + '; '.join(
+                f'{what} for people {np.flatnonzero(b)[:10].tolist()}'
+                for what, b in problems) + ' (add ValidatePoseAnnotations '
+                'after LoadImage to have the image and annotation named)')
+
     def encode(self,
                keypoints: np.ndarray,
                keypoints_visible: Optional[np.ndarray] = None,
@@ -93,11 +136,15 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
             raise ValueError('BoIRDecoupledHeatmap needs the box corners '
                              "('bbox'); use BottomupRandomAffine with "
                              'bbox_keep_corner=True before GenerateTarget')
+        if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
+            raise ValueError(f'BoIRDecoupledHeatmap: keypoints of shape '
+                             f'{keypoints.shape}, expected (N, K, 2)')
         N, K = keypoints.shape[:2]
         if keypoints_visible is None:
             keypoints_visible = np.ones((N, K), dtype=np.float32)
         W, H = self.heatmap_size
         corners = np.asarray(bbox, dtype=np.float32).reshape(-1, 4, 2)
+        self._check_finite(keypoints, keypoints_visible, corners)
         _keypoints = keypoints / self.scale_factor
         _corners = corners / self.scale_factor
 

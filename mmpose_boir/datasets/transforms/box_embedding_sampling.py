@@ -49,8 +49,22 @@ class BoxEmbeddingSampling(BaseTransform):
             raise ValueError(
                 f'{results.get("img_path", "unknown image")}: instance index '
                 f'{indices.max()} has no box ({len(corners)} boxes)')
+        if len(indices) and indices.min() < 0:
+            raise ValueError(
+                f'{results.get("img_path", "unknown image")}: negative '
+                f'instance index {indices.min()}')
         W, H = self.heatmap_size
         corners = corners[indices] / self.scale
+        bad = ~np.isfinite(corners).all((1, 2))
+        if bad.any():
+            ids = results.get('id')
+            people = indices[bad][:10].tolist()
+            named = ([ids[i] for i in people] if ids is not None
+                     and np.ndim(ids) == 1 and len(ids) == len(
+                         results.get('bbox', ())) else people)
+            raise ValueError(
+                f'{results.get("img_path", "unknown image")}: non-finite '
+                f'box corners for annotation(s) {named}')
         x1y1 = corners.min(1)
         x2y2 = corners.max(1)
         upper = np.array([W - 1, H - 1], dtype=np.float32)

@@ -1,0 +1,118 @@
+"""Exact resume: N iterations in one go == N/2, stop, `--resume`, N/2 more.
+
+Runs `tools/train.py` three times on the iteration-based tiny config
+(deterministic, seed 0, data loading in the main process): once for N = 6
+iterations, once stopping after 3, and once resuming that run with
+`--resume`. The losses of every iteration (full precision, from MMEngine's
+LocalVisBackend records) and the final weights must agree within 1e-5.
+"""
+import os.path as osp
+
+import pytest
+import torch
+from conftest import LOSS_NAMES, read_scalars, run_cmd, train_cmd
+
+CONFIG = 'configs/boir/tiny/boir_tiny_coco_iter.py'
+N = 6
+TOL = 1e-5
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    one_go = tmp_path_factory.mktemp('one_go')
+    split = tmp_path_factory.mktemp('split')
+    run_cmd(train_cmd(CONFIG, one_go, '--cfg-options',
+                      f'train_cfg.max_iters={N}'))
+    run_cmd(train_cmd(CONFIG, split, '--cfg-options',
+                      f'train_cfg.max_iters={N // 2}'))
+    resumed_log = run_cmd(train_cmd(CONFIG, split, '--resume',
+                                    '--cfg-options',
+                                    f'train_cfg.max_iters={N}'))
+    return one_go, split, resumed_log
+
+
+def _by_step(records):
+    steps = [r['step'] for r in records]
+    assert len(steps) == len(set(steps)), f'an iteration was logged twice: ' \
+        f'{steps}'
+    return {r['step']: r for r in records}
+
+
+def test_second_run_really_resumed(runs):
+    _, split, log = runs
+    assert osp.isfile(osp.join(str(split), f'iter_{N // 2}.pth'))
+    assert f'resumed epoch: 0, iter: {N // 2}' in log, log[-3000:]
+
+
+def test_losses_equal_at_every_iteration(runs):
+    one_go, split, _ = runs
+    a = _by_step(read_scalars(str(one_go)))
+    b = _by_step(read_scalars(str(split)))
+    assert sorted(a) == list(range(1, N + 1))
+    assert sorted(b) == list(range(1, N + 1))
+    for step in range(1, N + 1):
+        for name in LOSS_NAMES + ('loss', 'lr'):
+            assert abs(a[step][name] - b[step][name]) <= TOL, (
+                f'iteration {step}: {name} {a[step][name]!r} (one go) vs '
+                f'{b[step][name]!r} (resumed)')
+
+
+def test_final_weights_and_optimizer_state_equal(runs):
+    import mmpose_boir  # noqa: F401  (weights-only allow-list)
+    one_go, split, _ = runs
+    a, b = (torch.load(osp.join(str(d), f'iter_{N}.pth'), map_location='cpu',
+                       weights_only=True) for d in (one_go, split))
+    assert a['meta']['iter'] == b['meta']['iter'] == N
+    assert a['state_dict'].keys() == b['state_dict'].keys()
+    for key, value in a['state_dict'].items():
+        torch.testing.assert_close(b['state_dict'][key], value, rtol=0,
+                                   atol=TOL, msg=key)
+    state_a = a['optimizer']['state']
+    state_b = b['optimizer']['state']
+    assert state_a.keys() == state_b.keys()
+    for idx in state_a:
+        for name, value in state_a[idx].items():
+            torch.testing.assert_close(state_b[idx][name], value, rtol=0,
+                                       atol=TOL)
+
+
+class _Payload:
+    """Unpickling this would create a file: code execution from a .pth."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, 'w'))
+
+
+def test_untrusted_checkpoint_is_not_unpickled(tmp_path):
+    """MMEngine's loader (resume, load_from, tools/test.py) keeps torch's
+    weights-only unpickler even with mmpose_boir's allow-list installed."""
+    import pickle
+
+    from mmengine.runner import CheckpointLoader
+
+    import mmpose_boir  # noqa: F401
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'meta': _Payload(str(marker))}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, map_location='cpu')
+    assert not marker.exists()
+
+
+def test_repository_code_never_disables_weights_only():
+    """No tool or module of ours unpickles checkpoints blindly."""
+    import glob
+    import re
+    offenders = []
+    for path in glob.glob('tools/**/*.py', recursive=True) + glob.glob(
+            'mmpose_boir/**/*.py', recursive=True):
+        with open(path) as f:
+            for lineno, line in enumerate(f, 1):
+                if re.search(r'weights_only\s*=\s*False', line):
+                    offenders.append(f'{path}:{lineno}: {line.strip()}')
+    assert not offenders, '\n'.join(offenders)
