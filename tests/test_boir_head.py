@@ -206,3 +206,12 @@ def test_aspp_trains_on_a_batch_of_one():
     before = pooling_bn.running_mean.clone()
     aspp(torch.randn(2, 8, 9, 9))
     assert not torch.equal(before, pooling_bn.running_mean)
+
+
+def test_ignore_mask_is_packed_for_the_loss(batch):
+    """The codec's field table must not drop BottomupGetHeatmapMask(RLE)'s
+    heatmap_mask (it does with MMPose's own transform)."""
+    sample = batch['data_samples'][0]
+    assert 'heatmap_mask' in sample.gt_fields
+    assert sample.gt_fields.heatmap_mask.shape[-2:] == \
+        sample.gt_fields.heatmaps.shape[-2:]

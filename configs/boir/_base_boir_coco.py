@@ -79,12 +79,13 @@ model = dict(
         score_threshold=0.01,
         blur_kernel_size=3))
 
-dataset_type = 'CocoDataset'
+dataset_type = 'ValidatedCocoDataset'
 data_mode = 'bottomup'
 data_root = 'data/coco/'
 
 train_pipeline = [
     dict(type='LoadImage'),
+    dict(type='ValidatePoseAnnotations'),
     dict(type='BottomupRandomAffine', input_size=input_size,
          shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
          rotate_factor=30, distribution='uniform', bbox_keep_corner=True),
@@ -92,7 +93,7 @@ train_pipeline = [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='BoxEmbeddingSampling', input_size=input_size,
          heatmap_size=heatmap_size),
-    dict(type='BottomupGetHeatmapMask'),
+    dict(type='BottomupGetHeatmapMaskRLE'),
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [

@@ -46,6 +46,7 @@ model = dict(
 data_root = '../shared/data/coco/'
 train_pipeline = [
     dict(type='LoadImage'),
+    dict(type='ValidatePoseAnnotations'),
     dict(type='BottomupRandomAffine', input_size=input_size,
          shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
          rotate_factor=30, distribution='uniform', bbox_keep_corner=True),
@@ -53,7 +54,7 @@ train_pipeline = [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='BoxEmbeddingSampling', input_size=input_size,
          heatmap_size=heatmap_size),
-    dict(type='BottomupGetHeatmapMask'),
+    dict(type='BottomupGetHeatmapMaskRLE'),
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
