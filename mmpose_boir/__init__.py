@@ -7,6 +7,6 @@ MMEngine checkpoints load under torch's weights-only default.
 """
 from .version import __version__  # noqa: F401
 from . import compat  # noqa: F401  (must run before mmpose.models is imported)
-from . import codecs, datasets, models  # noqa: F401,E402
+from . import codecs, datasets, engine, models  # noqa: F401,E402
 
 __all__ = ['__version__']

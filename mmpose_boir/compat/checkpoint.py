@@ -6,7 +6,8 @@ non-tensor objects (the message hub's ``HistoryBuffer`` log buffers and the
 numpy arrays and scalars inside them), so ``load_checkpoint``, ``load_from``
 and ``--resume`` fail with an ``UnpicklingError``.
 
-Rather than turning weights-only loading off (``weights_only=False`` or
+Rather than turning weights-only loading off (passing ``weights_only``
+as False, or
 ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``, which would unpickle any file,
 arbitrary code included), :func:`allow_mmengine_checkpoints` adds exactly
 these types to torch's weights-only allow-list. A checkpoint with anything

@@ -1,0 +1,3 @@
+from .denormal_hook import FlushDenormalHook
+
+__all__ = ['FlushDenormalHook']
