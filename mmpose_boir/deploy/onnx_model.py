@@ -1,0 +1,245 @@
+"""The deployed BoIR network as one exportable ``nn.Module``.
+
+:class:`BoIRDeployModel` runs, on one image that is already warped to the
+network's input size (spec section 5, step 1), everything that the
+deployed BoIR computes:
+
+``normalise -> HRNet -> concat -> ASPP neck -> center head -> top-k centers
+(fixed maximum, padded) -> instance keypoint head -> heatmap decoding``
+
+with flip test when the config asks for it. All steps are tensor operations
+(no Python loop over instances, no data-dependent shapes), so the module
+traces to ONNX (see ``tools/export_onnx.py``). Its outputs have a fixed
+number ``M = max_instances`` of rows; ``valid`` says which rows are
+detections (center score above the threshold). For the valid rows the
+results equal :meth:`BoIRHead.predict`'s before the mapping back to the
+original image, which :func:`keypoints_to_image` does.
+
+What stays outside the graph: reading and warping the image
+(:func:`preprocess`), mapping keypoints back to the image and the pose NMS
+that the evaluator applies.
+"""
+import copy
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..models.heads.decoding import (decode_instance_heatmaps,
+                                     peak_pool_kernel, sigmoid_clamped,
+                                     smooth_heatmaps)
+
+OUTPUT_NAMES = ('keypoints', 'keypoint_scores', 'scores', 'valid')
+
+
+class BoIRDeployModel(nn.Module):
+    """Backbone, neck, center head, top-k and instance head of a BoIR model.
+
+    Args:
+        model: a built ``BoIR`` estimator (with or without auxiliary heads;
+            they are not used).
+        max_instances: fixed number of output rows M (default: the model's
+            ``test_cfg.max_instances``, 30).
+        score_threshold: a row is ``valid`` when its center score is above
+            it (default: ``test_cfg.score_threshold``, 0.01).
+        flip_test: average with the mirrored image (default:
+            ``test_cfg.flip_test``).
+        flip_indices: keypoint flip pairs (default: COCO's 17 keypoints
+            when K = 17, else required with ``flip_test``).
+        blur_kernel_size: smoothing kernel (default ``test_cfg``, 3).
+        normalize: include the data preprocessor's channel order swap and
+            mean/std normalisation in the graph (input: the warped image as
+            read by OpenCV, float32 0-255). With False, the input is the
+            already normalised tensor.
+
+    Input: ``image`` ``[1, 3, H, W]`` float32. Outputs (see
+    :data:`OUTPUT_NAMES`): ``keypoints`` ``[M, K, 2]`` (x, y) in input
+    pixels, ``keypoint_scores`` ``[M, K]`` (heatmap value x center score),
+    ``scores`` ``[M]`` center scores in descending order, ``valid`` ``[M]``
+    bool.
+    """
+
+    def __init__(self,
+                 model: nn.Module,
+                 max_instances: Optional[int] = None,
+                 score_threshold: Optional[float] = None,
+                 flip_test: Optional[bool] = None,
+                 flip_indices: Optional[Sequence[int]] = None,
+                 blur_kernel_size: Optional[int] = None,
+                 normalize: bool = True) -> None:
+        super().__init__()
+        test_cfg = dict(getattr(model, 'test_cfg', None) or {})
+        self.backbone = model.backbone
+        self.neck = model.neck if getattr(model, 'with_neck', False) else None
+        self.head = model.head
+        self.max_instances = int(max_instances if max_instances is not None
+                                 else test_cfg.get('max_instances', 30))
+        self.score_threshold = float(
+            score_threshold if score_threshold is not None else
+            test_cfg.get('score_threshold', 0.01))
+        self.flip_test = bool(flip_test if flip_test is not None else
+                              test_cfg.get('flip_test', False))
+        self.blur_kernel_size = int(
+            blur_kernel_size if blur_kernel_size is not None else
+            test_cfg.get('blur_kernel_size', 3))
+        K = self.head.num_keypoints
+        if flip_indices is None and self.flip_test:
+            if K != 17:
+                raise ValueError('flip_indices are needed for flip test '
+                                 f'with {K} keypoints')
+            flip_indices = COCO_FLIP_INDICES
+        self.register_buffer(
+            'flip_indices',
+            torch.as_tensor(list(flip_indices or range(K)), dtype=torch.long),
+            persistent=False)
+
+        self.normalize = normalize
+        pre = getattr(model, 'data_preprocessor', None)
+        mean = getattr(pre, 'mean', None)
+        std = getattr(pre, 'std', None)
+        self.swap_channels = bool(getattr(pre, '_channel_conversion', False))
+        self.register_buffer(
+            'mean', (mean.detach().clone().reshape(1, -1, 1, 1)
+                     if mean is not None else torch.zeros(1, 3, 1, 1)),
+            persistent=False)
+        self.register_buffer(
+            'std', (std.detach().clone().reshape(1, -1, 1, 1)
+                    if std is not None else torch.ones(1, 3, 1, 1)),
+            persistent=False)
+
+    # ------------------------------------------------------------ network
+    def features(self, inputs: Tensor) -> Tensor:
+        """Concatenated backbone features ``[B, C, h, w]`` of ``inputs``."""
+        feats = self.backbone(inputs)
+        if self.neck is not None:
+            feats = self.neck(feats)
+        return feats if isinstance(feats, Tensor) else feats[-1]
+
+    def forward(self, image: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        x = image.float()
+        if self.normalize:
+            if self.swap_channels:
+                x = x.flip(1)
+            x = (x - self.mean) / self.std
+        if self.flip_test:
+            x = torch.cat((x, x.flip(-1)))
+        feats = self.features(x)
+        if self.flip_test:
+            feats = torch.cat((feats[:1], feats[1:].flip(-1)))
+        _, C, H, W = feats.shape
+
+        # centers: mean of both flips, smoothed, peaks, top-M (padded)
+        center = sigmoid_clamped(self.head.forward((feats, )))[:, 0]
+        center = center.mean(0, keepdim=True)
+        smoothed = smooth_heatmaps(center, self.blur_kernel_size)
+        k = peak_pool_kernel(H, W)
+        maxima = nn.functional.max_pool2d(smoothed[:, None], k, 1,
+                                          (k - 1) // 2)[:, 0]
+        peaks = (smoothed * torch.eq(maxima, smoothed).float()).reshape(-1)
+        M = min(self.max_instances, H * W)
+        scores, index = peaks.topk(M)
+        valid = scores > self.score_threshold
+        coords = torch.stack(
+            (index % W, torch.div(index, W, rounding_mode='floor')), dim=1)
+
+        # instance parameters and instance heatmaps of every row
+        flat = feats.flatten(2)  # [B', C, HW]
+        n = feats.shape[0]
+        params = flat.index_select(2, index).permute(0, 2, 1).reshape(
+            n * M, C)  # rows of image 0, then of the flipped image
+        img_ids = torch.arange(n, device=feats.device).repeat_interleave(M)
+        row_coords = coords.repeat(n, 1)
+        heatmaps = sigmoid_clamped(
+            self.head.instance_head(feats, params, row_coords, img_ids))
+        if self.flip_test:
+            heatmaps = (heatmaps[:M] + heatmaps[M:].index_select(
+                1, self.flip_indices)) / 2
+        heatmaps = smooth_heatmaps(heatmaps, self.blur_kernel_size)
+        keypoints, keypoint_scores = decode_instance_heatmaps(heatmaps)
+        keypoint_scores = keypoint_scores * scores[:, None]
+        stride = torch.tensor(
+            [image.shape[-1] / W, image.shape[-2] / H],
+            dtype=keypoints.dtype, device=keypoints.device)
+        keypoints = keypoints * stride + stride / 2
+        return keypoints, keypoint_scores, scores, valid
+
+
+#: COCO's 17 keypoints, left/right swapped.
+COCO_FLIP_INDICES = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
+
+
+def build_deploy_model(config, checkpoint: Optional[str] = None,
+                       device: str = 'cpu', cfg_options: Optional[dict] = None,
+                       **kwargs) -> BoIRDeployModel:
+    """Build the deployed BoIR from a config (path or ``Config``) and an
+    optional checkpoint; ``kwargs`` go to :class:`BoIRDeployModel`.
+
+    The auxiliary heads are not built (``with_aux_heads=False``) and the
+    backbone's ImageNet ``init_cfg`` is dropped (the checkpoint replaces it).
+    """
+    from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
+    from mmpose.registry import MODELS
+    from mmpose.utils import register_all_modules
+
+    register_all_modules(init_default_scope=True)
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    cfg = copy.deepcopy(cfg)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.model.head.with_aux_heads = False
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    if kwargs.get('flip_indices') is None:
+        kwargs['flip_indices'] = _flip_indices_from_config(cfg)
+    model.eval()
+    return BoIRDeployModel(model, **kwargs).to(device).eval()
+
+
+def _flip_indices_from_config(cfg) -> Optional[list]:
+    try:
+        from mmpose.apis.inference import dataset_meta_from_config
+        meta = dataset_meta_from_config(cfg, 'test')
+        return list(meta['flip_indices']) if meta else None
+    except Exception:  # noqa: BLE001  (falls back to COCO's for K=17)
+        return None
+
+
+# ------------------------------------------------------------------- host
+def preprocess(img: np.ndarray, input_size: Tuple[int, int] = (512, 512),
+               size_factor: int = 64,
+               resize_mode: str = 'fit') -> Tuple[np.ndarray, Dict]:
+    """Warp an image (H x W x 3, as read by OpenCV) to the network input.
+
+    Uses MMPose's ``BottomupResize``. ``resize_mode='fit'`` gives exactly
+    ``input_size`` (what a fixed-shape ONNX model needs); ``'expand'`` is
+    the test pipeline's mode (short side to the input size, so the shape
+    follows the image's aspect ratio).
+
+    Returns ``(tensor [1, 3, h, w] float32, meta)`` with ``meta`` holding
+    ``input_size``, ``input_center`` and ``input_scale`` for
+    :func:`keypoints_to_image`.
+    """
+    from mmpose.datasets.transforms import BottomupResize
+    resize = BottomupResize(input_size=input_size, size_factor=size_factor,
+                            resize_mode=resize_mode)
+    results = resize(
+        dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2]))
+    warped = results['img']
+    tensor = np.ascontiguousarray(
+        warped.transpose(2, 0, 1)[None].astype(np.float32))
+    meta = dict(input_size=np.asarray(results['input_size'], np.float32),
+                input_center=np.asarray(results['input_center'], np.float32),
+                input_scale=np.asarray(results['input_scale'], np.float32))
+    return tensor, meta
+
+
+def keypoints_to_image(keypoints: np.ndarray, meta: Dict) -> np.ndarray:
+    """Map keypoints from input pixels back to the original image (as
+    MMPose's ``BottomupPoseEstimator.add_pred_to_datasample``)."""
+    size, center, scale = (meta['input_size'], meta['input_center'],
+                           meta['input_scale'])
+    return keypoints / size * scale + center - 0.5 * scale

@@ -1,0 +1,155 @@
+"""ONNX export of the deployed BoIR: onnxruntime matches PyTorch within 1e-3.
+
+Uses the tiny config (fast on CPU) on a sample COCO image. The model's
+weights are random but seeded, and the head's convs and linears are drawn
+with PyTorch's default initialisation instead of the release's
+N(0, 0.001), so that the center and keypoint heatmaps have distinct maxima:
+with nearly flat heatmaps (an untrained model, or one whose sigmoid sits at
+its 1e-4 clamp) the top-k and the argmax are ties that onnxruntime and
+PyTorch may break differently, which is not a numerical difference.
+"""
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import cv2  # noqa: E402
+import onnx  # noqa: E402  (pinned: requirements/pinned.txt)
+import onnxruntime as ort  # noqa: E402
+
+import mmpose_boir  # noqa: E402,F401
+from mmpose_boir.deploy import (OUTPUT_NAMES, build_deploy_model,  # noqa
+                                export_onnx, keypoints_to_image, preprocess)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY = osp.join(REPO, 'configs/boir/tiny/boir_tiny_coco.py')
+IMAGE = osp.join(REPO, '..', 'shared', 'data', 'coco', '000000196141.jpg')
+ATOL = 1e-3
+
+
+def _deploy_model(flip_test=True, **kwargs):
+    torch.manual_seed(0)
+    model = build_deploy_model(TINY, flip_test=flip_test, **kwargs)
+    torch.manual_seed(1)
+    for m in model.head.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            m.reset_parameters()  # PyTorch's default (Kaiming) init
+    return model
+
+
+def _sample_image():
+    """The sample COCO image, or a seeded synthetic one without it."""
+    if osp.isfile(IMAGE):
+        return cv2.imread(IMAGE)
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(
+        rng.integers(0, 256, (429, 640, 3), dtype=np.uint8), (9, 9), 0)
+    return img
+
+
+def _sample_input(shape=(128, 128)):
+    x, meta = preprocess(_sample_image(), shape[::-1], size_factor=32,
+                         resize_mode='fit')
+    return x, meta
+
+
+def _run_both(model, path, x):
+    sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    ort_out = sess.run(None, {'image': x})
+    with torch.no_grad():
+        pt_out = [o.numpy() for o in model(torch.from_numpy(x))]
+    return pt_out, ort_out
+
+
+@pytest.mark.parametrize('flip_test', [True, False])
+def test_onnxruntime_matches_pytorch(tmp_path, flip_test):
+    model = _deploy_model(flip_test=flip_test, score_threshold=0.0)
+    x, _ = _sample_input()
+    path = export_onnx(model, str(tmp_path / 'boir_tiny.onnx'), x.shape[-2:])
+
+    pt_out, ort_out = _run_both(model, path, x)
+    M, K = model.max_instances, model.head.num_keypoints
+    expected_shapes = [(M, K, 2), (M, K), (M, ), (M, )]
+    for name, a, b, shape in zip(OUTPUT_NAMES, pt_out, ort_out,
+                                 expected_shapes):
+        assert a.shape == b.shape == shape, name
+        assert np.abs(a.astype(np.float64) - b.astype(np.float64)).max() \
+            <= ATOL, name
+    assert ort_out[3].dtype == np.bool_
+    assert ort_out[3].all()  # score threshold 0: every row is a detection
+
+
+def test_valid_rows_follow_the_threshold(tmp_path):
+    model = _deploy_model(score_threshold=0.5)
+    x, _ = _sample_input()
+    path = export_onnx(model, str(tmp_path / 'boir_tiny.onnx'), x.shape[-2:])
+    pt_out, ort_out = _run_both(model, path, x)
+    np.testing.assert_array_equal(ort_out[3], ort_out[2] > 0.5)
+    np.testing.assert_array_equal(ort_out[3], pt_out[3])
+    # scores come sorted, so the valid rows are the first ones
+    assert np.all(np.diff(ort_out[2]) <= 0)
+
+
+def test_deploy_model_equals_head_predict():
+    """The exported graph computes what BoIRHead.predict computes."""
+    from mmpose.structures import PoseDataSample
+    model = _deploy_model(score_threshold=0.0)
+    x, meta = _sample_input()
+    with torch.no_grad():
+        keypoints, keypoint_scores, scores, valid = model(torch.from_numpy(x))
+        inputs = (torch.from_numpy(x).flip(1) - model.mean) / model.std
+        feats = [model.neck(model.backbone(inputs)),
+                 model.neck(model.backbone(inputs.flip(-1)))]
+        sample = PoseDataSample(metainfo=dict(
+            input_size=(x.shape[3], x.shape[2]),
+            flip_indices=model.flip_indices.tolist()))
+        pred = model.head.predict(
+            feats, [sample],
+            dict(flip_test=True, max_instances=model.max_instances,
+                 score_threshold=0.0, blur_kernel_size=3))[0]
+    n = len(pred.keypoints)
+    assert n == int(valid.sum()) == model.max_instances
+    np.testing.assert_allclose(pred.keypoints, keypoints.numpy(), atol=1e-4)
+    np.testing.assert_allclose(pred.keypoint_scores, keypoint_scores.numpy(),
+                               atol=1e-6)
+    np.testing.assert_allclose(pred.bbox_scores, scores.numpy(), atol=1e-6)
+    # and the mapping to the image stays inside a margin around it
+    img_kpts = keypoints_to_image(keypoints.numpy(), meta)
+    assert np.isfinite(img_kpts).all()
+
+
+def test_export_tool_cli(tmp_path):
+    """tools/export_onnx.py on a checkpoint: exports, checks on the sample
+    image and exits 0 (differences within --atol 1e-3)."""
+    image = IMAGE
+    if not osp.isfile(image):
+        image = str(tmp_path / 'synthetic.jpg')
+        cv2.imwrite(image, _sample_image())
+    ckpt = tmp_path / 'tiny.pth'
+    torch.save({'state_dict': _deploy_model().state_dict()}, ckpt)
+    out = tmp_path / 'cli.onnx'
+    proc = subprocess.run(
+        [sys.executable, 'tools/export_onnx.py', TINY, str(ckpt), '--out',
+         str(out), '--check-image', image, '--score-threshold', '0',
+         '--max-instances', '5'],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+        env=_env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'onnxruntime vs PyTorch' in proc.stdout
+    model = onnx.load(str(out))
+    assert [o.name for o in model.graph.output] == list(OUTPUT_NAMES)
+    dims = [d.dim_value
+            for d in model.graph.output[0].type.tensor_type.shape.dim]
+    assert dims == [5, 17, 2]
+
+
+def _env():
+    import os
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [REPO] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
+    env.setdefault('OMP_NUM_THREADS', '1')
+    return env
