@@ -18,6 +18,10 @@ from .instance_keypoint_head import InstanceKeypointHead
 
 #: Sub-modules used only to compute training losses.
 AUX_HEADS = ('keypoint_head', 'embedding_head', 'bbox_head')
+#: Parameters whose shape depends on the number of keypoints K.
+KEYPOINT_LAYERS = ('keypoint_head.1.weight', 'keypoint_head.1.bias',
+                   'instance_head.heatmap_conv.weight',
+                   'instance_head.heatmap_conv.bias')
 
 
 @MODELS.register_module()
@@ -100,6 +104,8 @@ class BoIRHead(BaseHead):
             self.bbox_mask_loss = MODELS.build(bbox_mask_loss)
             self.bbox_loss = MODELS.build(bbox_loss)
         self._register_load_state_dict_pre_hook(self._drop_aux_weights)
+        self._register_load_state_dict_pre_hook(
+            self._drop_other_keypoint_layers)
 
     # ------------------------------------------------------------------ init
     def _init_heads(self, prior_prob: float, bbox_head_init: str) -> None:
@@ -131,6 +137,26 @@ class BoIRHead(BaseHead):
             if key.startswith(prefix) and key[len(prefix):].split(
                     '.', 1)[0] in AUX_HEADS:
                 state_dict.pop(key)
+
+    def _drop_other_keypoint_layers(self, state_dict: dict, prefix: str,
+                                    *args, **kwargs) -> None:
+        """Fine-tuning on a dataset with another K (e.g. COCO -> CrowdPose):
+        the K-dependent layers of the checkpoint are dropped (and logged), so
+        they keep their fresh initialisation; everything else loads."""
+        own = dict(self.named_parameters())
+        dropped = []
+        for name in KEYPOINT_LAYERS:
+            key = prefix + name
+            if (key in state_dict and name in own
+                    and state_dict[key].shape != own[name].shape):
+                dropped.append(f'{key} {tuple(state_dict.pop(key).shape)}')
+        if dropped:
+            from mmengine.logging import print_log
+            print_log(
+                f'BoIRHead ({self.num_keypoints} keypoints): dropped the '
+                f'keypoint-count-dependent layers of the checkpoint, which '
+                f'stay freshly initialised: {", ".join(dropped)}',
+                logger='current')
 
     # --------------------------------------------------------------- forward
     def forward(self, feats: Features) -> Tensor:

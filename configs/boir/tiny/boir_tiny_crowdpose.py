@@ -1,0 +1,44 @@
+# Tiny BoIR on the 2 sample CrowdPose images (14 keypoints), for tests.
+_base_ = ['./boir_tiny_coco.py']
+
+num_keypoints = 14
+codec = dict(
+    type='BoIRDecoupledHeatmap',
+    input_size=(128, 128),
+    heatmap_size=(32, 32),
+    min_instance_area=0,
+    encode_max_instances=200)
+model = dict(head=dict(num_keypoints=num_keypoints, decoder=codec))
+default_hooks = dict(checkpoint=dict(save_best=None))
+
+dataset_type = 'ValidatedCrowdPoseDataset'
+data_root = '../shared/data/crowdpose/'
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='ValidatePoseAnnotations'),
+    dict(type='BottomupRandomAffine', input_size=(128, 128),
+         shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
+         rotate_factor=30, distribution='uniform', bbox_keep_corner=True),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='BoxEmbeddingSampling', input_size=(128, 128),
+         heatmap_size=(32, 32)),
+    dict(type='BottomupGetHeatmapMaskRLE'),
+    dict(type='PackPoseInputs'),
+]
+train_dataloader = dict(
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='test_crowdpose.json', pipeline=train_pipeline))
+val_dataloader = dict(
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='test_crowdpose.json'))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    type='CocoMetric',
+    ann_file=data_root + 'test_crowdpose.json',
+    nms_thr=0.8,
+    score_mode='keypoint',
+    use_area=False,
+    iou_type='keypoints_crowd',
+    prefix='crowdpose')
+test_evaluator = val_evaluator
