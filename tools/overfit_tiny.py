@@ -4,7 +4,7 @@ A sanity check of the whole training path (targets, the four losses,
 decoding, CocoMetric): a model that can learn must fit 4 images. Augmentation
 is off and the input is larger than the tiny test config's.
 
-    python tools/overfit_tiny.py                 # default: 400 iterations
+    python tools/overfit_tiny.py      # default: 800 iterations at 384 px
     python tools/overfit_tiny.py --iters 60 --input-size 128   # quick
 
 Prints the loss at start and end and the keypoint AP on the same images;
@@ -65,8 +65,8 @@ def overfit_config(iters: int, input_size: int, lr: float,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--iters', type=int, default=400)
-    parser.add_argument('--input-size', type=int, default=256)
+    parser.add_argument('--iters', type=int, default=800)
+    parser.add_argument('--input-size', type=int, default=384)
     parser.add_argument('--lr', type=float, default=2e-3)
     parser.add_argument('--min-ap', type=float, default=0.5)
     args = parser.parse_args()
