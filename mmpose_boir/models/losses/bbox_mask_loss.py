@@ -133,23 +133,24 @@ class BboxMaskLoss(nn.Module):
         centers = torch.gather(
             emb_t, 1, (cy * W + cx)[..., None].expand(-1, -1, D))  # [B,M,D]
 
-        with torch.no_grad():
-            c = centers.detach()
-            dist = ((c * c).sum(-1)[..., None] +
-                    (emb * emb).sum(1)[:, None, :] -
-                    2 * c @ emb).clamp(min=0)  # [B, M, HW]
-            sim = torch.exp(-self.beta * dist) * mask
-            sim = sim / sim.amax(-1, keepdim=True).clamp(min=1.0)
-            sim_sum = sim.sum(-1)  # [B, M]
-        has_pos = sim_sum >= self.eps
-        positives = (sim @ emb_t) / sim_sum.clamp(min=self.eps)[..., None]
-        pos_mean = torch.where(has_pos[..., None], (centers + positives) / 2,
-                               centers)
-        pull = torch.where(has_pos,
-                           ((centers - positives)**2).sum(-1) / (2 * D),
-                           torch.zeros_like(sim_sum))
-
         if self.background == 'instance':
+            # in-box positives: only this form's pull and out-box push use them
+            with torch.no_grad():
+                c = centers.detach()
+                dist = ((c * c).sum(-1)[..., None] +
+                        (emb * emb).sum(1)[:, None, :] -
+                        2 * c @ emb).clamp(min=0)  # [B, M, HW]
+                sim = torch.exp(-self.beta * dist) * mask
+                sim = sim / sim.amax(-1, keepdim=True).clamp(min=1.0)
+                sim_sum = sim.sum(-1)  # [B, M]
+            has_pos = sim_sum >= self.eps
+            positives = (sim @ emb_t) / sim_sum.clamp(min=self.eps)[..., None]
+            pos_mean = torch.where(has_pos[..., None],
+                                   (centers + positives) / 2, centers)
+            pull = torch.where(has_pos,
+                               ((centers - positives)**2).sum(-1) / (2 * D),
+                               torch.zeros_like(sim_sum))
+
             count = mask.sum(-1)  # [B, M]
             outside = emb.sum(-1)[:, None, :] - mask @ emb_t  # [B, M, D]
             has_bg = kept & (count < H * W)
