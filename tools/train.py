@@ -4,15 +4,7 @@ Same arguments as MMPose's script (`python tools/train.py -h`); the configs
 also import mmpose_boir through `custom_imports`, so
 `mim train mmpose CONFIG ...` works too.
 """
-import os.path as osp
-import runpy
-import sys
-
-import mmpose
-
-import mmpose_boir  # noqa: F401  (compat shims + registration)
+from mmpose_boir.engine.mmpose_tools import run_mmpose_tool
 
 if __name__ == '__main__':
-    script = osp.join(osp.dirname(mmpose.__file__), '.mim', 'tools', 'train.py')
-    sys.argv[0] = script
-    runpy.run_path(script, run_name='__main__')
+    run_mmpose_tool('train')
