@@ -35,7 +35,7 @@ backbone_channels = (32, 64, 128, 256)
 model = dict(
     type='BoIR',
     data_preprocessor=dict(
-        type='PoseDataPreprocessor',
+        type='BoIRDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True),
@@ -102,7 +102,7 @@ val_pipeline = [
     dict(type='LoadImage'),
     dict(type='BottomupResize', input_size=input_size, size_factor=64,
          resize_mode='expand'),
-    dict(type='PackPoseInputs',
+    dict(type='PackMultiScalePoseInputs',
          meta_keys=('id', 'img_id', 'img_path', 'crowd_index', 'ori_shape',
                     'img_shape', 'input_size', 'input_center', 'input_scale',
                     'flip', 'flip_direction', 'flip_indices', 'raw_ann_info',

@@ -61,7 +61,7 @@ val_pipeline = [
     dict(type='LoadImage'),
     dict(type='BottomupResize', input_size=input_size, size_factor=32,
          resize_mode='expand'),
-    dict(type='PackPoseInputs',
+    dict(type='PackMultiScalePoseInputs',
          meta_keys=('id', 'img_id', 'img_path', 'crowd_index', 'ori_shape',
                     'img_shape', 'input_size', 'input_center', 'input_scale',
                     'flip', 'flip_direction', 'flip_indices', 'raw_ann_info',

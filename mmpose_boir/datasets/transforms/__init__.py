@@ -1,4 +1,8 @@
 from .box_embedding_sampling import BoxEmbeddingSampling
 from .heatmap_mask import BottomupGetHeatmapMaskRLE
+from .multiscale_packing import PackMultiScalePoseInputs
 
-__all__ = ['BoxEmbeddingSampling', 'BottomupGetHeatmapMaskRLE']
+__all__ = [
+    'BoxEmbeddingSampling', 'BottomupGetHeatmapMaskRLE',
+    'PackMultiScalePoseInputs'
+]

@@ -1,0 +1,3 @@
+from .multiscale import BoIRDataPreprocessor
+
+__all__ = ['BoIRDataPreprocessor']
