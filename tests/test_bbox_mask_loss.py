@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from mmpose_boir.models.losses import BboxMaskLoss
-from reference_bbox_mask_loss import reference_bbox_mask_loss
+from mmpose_boir.testing import reference_bbox_mask_loss
 
 MODES = [(bg, c) for bg in ('image', 'instance') for c in ('box', 'release')]
 

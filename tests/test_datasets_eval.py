@@ -4,7 +4,6 @@ import copy
 
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.registry import init_default_scope

@@ -2,7 +2,6 @@
 import importlib.util
 import re
 
-import pytest
 from mmengine.runner import Runner
 
 

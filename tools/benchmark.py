@@ -47,7 +47,6 @@ smoke test: ``--boir-config configs/boir/tiny/boir_tiny_coco.py --runs 1
 import argparse
 import copy
 import json
-import math
 import os
 import os.path as osp
 import platform
@@ -60,12 +59,12 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 
 import mmpose_boir  # noqa: F401  (compat shims + registration)
 from mmpose_boir.models.heads.decoding import (decode_instance_heatmaps,
                                                smooth_heatmaps)
+from mmpose_boir.testing import reference_bbox_mask_loss, reference_decode
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_BOIR = osp.join(REPO, 'configs/boir/boir_w32_coco.py')
@@ -478,96 +477,6 @@ def bench_training(args, cfgs, device) -> Dict[str, Dict]:
                     instances=sum(len(d.gt_instance_labels.instance_coords)
                                   for d in batches[n]['data_samples']))
             for n in NAMES}
-
-
-# ----------------------------------------- per-instance loop references
-def reference_bbox_mask_loss(embeddings: torch.Tensor,
-                             boxes: Sequence[torch.Tensor], beta: float,
-                             background: str, center: str,
-                             eps: float = 1e-5) -> torch.Tensor:
-    """The Bbox Mask Loss with Python loops over images and boxes (spec
-    3.1), the "before vectorisation" reference. No loss weight."""
-    B, D, H, W = embeddings.shape
-    emb = F.normalize(embeddings.float(), dim=1)
-    total = emb.new_zeros(())
-
-    def pull(group):
-        g = torch.stack(group)
-        return ((g - g.mean(0, keepdim=True))**2).sum() / D
-
-    def push(vectors):
-        if len(vectors) < 2:
-            return emb.new_zeros(())
-        v = torch.stack(vectors)
-        d = ((v[:, None] - v[None])**2).mean(-1)
-        d = d * (1 - torch.eye(len(vectors), dtype=d.dtype, device=d.device))
-        return 0.5 * torch.exp(-beta * d).sum() / (len(vectors) - 1)
-
-    for b in range(B):
-        e = emb[b]
-        union = torch.zeros(H, W, device=e.device)
-        centers = []
-        for box in boxes[b].tolist():
-            x, y, w, h = box
-            x1 = min(max(int(x) - 1, 0), W - 1)
-            x2 = min(max(int(x + w) + 1, 0), W - 1)
-            y1 = min(max(int(y) - 1, 0), H - 1)
-            y2 = min(max(int(y + h) + 1, 0), H - 1)
-            if x2 - x1 < 2 or y2 - y1 < 2:
-                continue
-            if center == 'box':
-                cx, cy = math.floor(x + w / 2), math.floor(y + h / 2)
-            else:
-                cx, cy = math.floor((x + w) / 2), math.floor((y + h) / 2)
-            cx, cy = min(max(cx, 0), W - 1), min(max(cy, 0), H - 1)
-            ec = e[:, cy, cx]
-            part = e[:, y1:y2, x1:x2]
-            with torch.no_grad():
-                s = torch.exp(-beta * ((ec[:, None, None] - part)**2).sum(0))
-                s = s / s.max().clamp(min=1.0)
-            centers.append(ec)
-            group = [ec] if float(s.sum()) < eps else [
-                ec, (part * s).sum((1, 2)) / s.sum()
-            ]
-            if background == 'instance':
-                mask = torch.zeros(H, W, device=e.device)
-                mask[y1:y2, x1:x2] = 1
-                vectors = [torch.stack(group).mean(0)]
-                if float(mask.sum()) < H * W:
-                    vectors.append((e * (1 - mask)).sum((1, 2)) /
-                                   (H * W - mask.sum()))
-                total = total + pull(group) + push(vectors)
-            else:
-                union[y1:y2, x1:x2] = 1
-        vectors = list(centers)
-        if background == 'image' and centers and float(union.sum()) < H * W:
-            vectors.append((e * (1 - union)).sum((1, 2)) /
-                           (H * W - union.sum()))
-        total = total + push(vectors)
-    return total / max(sum(len(b) for b in boxes), 1)
-
-
-def reference_decode(heatmaps: torch.Tensor, scores: torch.Tensor,
-                     stride: float, kernel: int = 3):
-    """Instance heatmap decoding with a Python loop over instances and
-    keypoints (as MMPose's ``DecoupledHeatmap.decode`` +
-    ``refine_keypoints`` do), the "before vectorisation" reference."""
-    N, K, H, W = heatmaps.shape
-    kpts = np.zeros((N, K, 2), np.float32)
-    kpt_scores = np.zeros((N, K), np.float32)
-    for n in range(N):
-        hm = smooth_heatmaps(heatmaps[n], kernel).cpu().numpy()
-        for k in range(K):
-            idx = int(hm[k].argmax())
-            y, x = divmod(idx, W)
-            px, py = float(x), float(y)
-            if 0 < x < W - 1:
-                px += 0.25 * np.sign(hm[k, y, x + 1] - hm[k, y, x - 1])
-            if 0 < y < H - 1:
-                py += 0.25 * np.sign(hm[k, y + 1, x] - hm[k, y - 1, x])
-            kpts[n, k] = (px * stride + stride / 2, py * stride + stride / 2)
-            kpt_scores[n, k] = hm[k, y, x] * float(scores[n])
-    return kpts, kpt_scores
 
 
 def vectorised_decode(heatmaps: torch.Tensor, scores: torch.Tensor,

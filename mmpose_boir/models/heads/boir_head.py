@@ -1,6 +1,6 @@
 """BoIRHead: the ASPP neck, the dense heads and CID's instance keypoint head."""
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 import torch
