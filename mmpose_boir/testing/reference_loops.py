@@ -25,7 +25,7 @@ def _push(vectors: List[Tensor], beta: float) -> Tensor:
     """0.5 * mean over ordered pairs of exp(-beta * mean squared distance)."""
     n = len(vectors)
     if n < 2:
-        return vectors[0].new_zeros(()) if vectors else torch.zeros(())
+        return vectors[0].new_zeros(())
     v = torch.stack(vectors)
     d = ((v[:, None] - v[None])**2).mean(-1)
     d = d * (1 - torch.eye(n, dtype=d.dtype, device=d.device))

@@ -1,8 +1,7 @@
 """The BoIR bottom-up pose estimator."""
+import torch
 from mmpose.models.pose_estimators import BottomupPoseEstimator
 from mmpose.registry import MODELS
-
-from .multiscale import forward_keeping_pyramid
 
 
 @MODELS.register_module()
@@ -22,6 +21,39 @@ class BoIR(BottomupPoseEstimator):
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
         """``BottomupPoseEstimator.forward``; in predict mode with
         ``multiscale_test`` ``inputs`` may be a list of ``[B, C, H_s, W_s]``
-        batches, one per scale, main scale first."""
-        return forward_keeping_pyramid(self, super().forward, inputs,
-                                       data_samples, mode)
+        batches, one per scale, main scale first.
+
+        MMPose 1.3's ``forward`` stacks a list of inputs into one tensor, so
+        its own multi-scale test cannot run: a pyramid goes to ``predict``
+        unchanged here instead.
+
+        Raises:
+            ValueError: in predict mode, when ``test_cfg.multiscale_test``
+                and the test pipeline's ``aug_scales`` disagree.
+        """
+        if mode != 'predict':
+            return super().forward(inputs, data_samples, mode)
+        multiscale = self.test_cfg.get('multiscale_test', False)
+        aug_scales = (data_samples[0].metainfo.get('aug_scales')
+                      if data_samples else None)
+        if multiscale and not aug_scales:
+            raise ValueError(
+                'model.test_cfg.multiscale_test is True but the test '
+                'pipeline made no image pyramid: give BottomupResize '
+                'aug_scales=[...] (the extra scales) and pack with '
+                'PackMultiScalePoseInputs')
+        if not multiscale and aug_scales:
+            raise ValueError(
+                f'the test pipeline made an image pyramid (aug_scales='
+                f'{list(aug_scales)}) but model.test_cfg.multiscale_test is '
+                'False: set it to True, or remove aug_scales from '
+                'BottomupResize')
+        is_pyramid = (isinstance(inputs, list) and len(inputs) > 0
+                      and all(isinstance(x, torch.Tensor) and x.dim() == 4
+                              for x in inputs))
+        if not (multiscale and is_pyramid):
+            return super().forward(inputs, data_samples, mode)
+        if self.metainfo is not None:
+            for data_sample in data_samples:
+                data_sample.set_metainfo(self.metainfo)
+        return self.predict(inputs, data_samples)
