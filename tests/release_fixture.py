@@ -9,10 +9,15 @@ import numpy as np
 import torch
 
 FIXTURE = '../shared/fixtures/release_coco_w32_seed1234.npz'
+#: The W48 inference fixture (640-pixel input).
+W48_FIXTURE = '../shared/fixtures/release_coco_w48_seed2024.npz'
+#: The training fixture; its manifest is the release's train-mode W32 state
+#: dict (auxiliary heads included).
+TRAIN_FIXTURE = '../shared/fixtures/release_train_coco_w32_seed1234.npz'
 
 
-def load_fixture() -> Dict[str, np.ndarray]:
-    return dict(np.load(FIXTURE))
+def load_fixture(path: str = FIXTURE) -> Dict[str, np.ndarray]:
+    return dict(np.load(path))
 
 
 def manifest(fixture) -> List[Tuple[str, List[int]]]:

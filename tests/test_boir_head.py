@@ -80,27 +80,35 @@ def test_release_bbox_head_init(cfg):
                                torch.full((17, ), bias))
 
 
-def _perfect_box_map(coords, boxes, H, W, garbage=50.0):
+def _perfect_box_map(coords, boxes, H, W, garbage=50.0, order='xy'):
     """(l, t, r, b) that reproduce each box in the 3x3 cells around its
-    center and garbage elsewhere."""
+    center and garbage elsewhere; with ``order='yx'`` for the release's
+    decoding, which takes the cell (px, py) as the anchor (py, px)."""
     dist = torch.full((1, 4, H, W), garbage)
     for (cx, cy), (x, y, w, h) in zip(coords.tolist(), boxes.tolist()):
         for dy in (-1, 0, 1):
             for dx in (-1, 0, 1):
                 px, py = cx + dx, cy + dy
                 if 0 <= px < W and 0 <= py < H:
+                    ax, ay = (px, py) if order == 'xy' else (py, px)
                     dist[0, :, py, px] = torch.tensor(
-                        [px - x, py - y, x + w - px, y + h - py])
+                        [ax - x, ay - y, x + w - ax, y + h - ay])
     return dist
 
 
-def test_box_loss_reads_the_3x3_cells_around_centers(cfg):
+@pytest.mark.parametrize('order', ['xy', 'yx'])
+def test_box_loss_reads_the_3x3_cells_around_centers(cfg, order):
     head = _model(cfg).head
+    head.bbox_anchor_order = order
     coords = torch.tensor([[0, 0], [10, 12]])  # a corner: 4 cells only
     boxes = torch.tensor([[0., 0., 6., 9.], [5., 4., 10., 14.]])
     ids = torch.zeros(2, dtype=torch.long)
-    good = _perfect_box_map(coords, boxes, 32, 32)
+    good = _perfect_box_map(coords, boxes, 32, 32, order=order)
     assert head._box_loss(good, coords, ids, boxes) < 1e-5
+    # the other decoding reads the same map as wrong boxes
+    head.bbox_anchor_order = 'yx' if order == 'xy' else 'xy'
+    assert head._box_loss(good, coords, ids, boxes) > 1e-2
+    head.bbox_anchor_order = order
     bad = good.clone()
     bad[0, :, 13, 11] += 3.0  # inside the 3x3 of the second center
     assert head._box_loss(bad, coords, ids, boxes) > 1e-3

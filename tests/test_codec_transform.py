@@ -1,4 +1,5 @@
-"""BoIRDecoupledHeatmap + BoxEmbeddingSampling: boxes aligned with instances."""
+"""BoIRDecoupledHeatmap + BoxEmbeddingSampling: the release's target rules,
+and boxes aligned with instances."""
 import numpy as np
 import pytest
 from mmpose.datasets.transforms import GenerateTarget
@@ -26,11 +27,11 @@ def _results(boxes, visible=None):
                 bbox=np.stack(corners), img_path='synthetic.jpg')
 
 
-def _encode(results, **codec_kw):
+def _encode(results, box_clip='release', **codec_kw):
     codec = dict(type='BoIRDecoupledHeatmap', input_size=INPUT,
                  heatmap_size=HEATMAP, jitter=False, **codec_kw)
     results = GenerateTarget(encoder=codec)(results)
-    return BoxEmbeddingSampling(INPUT, HEATMAP)(results)
+    return BoxEmbeddingSampling(INPUT, HEATMAP, box_clip=box_clip)(results)
 
 
 def test_boxes_follow_instances_smallest_area_first():
@@ -41,7 +42,9 @@ def test_boxes_follow_instances_smallest_area_first():
     np.testing.assert_allclose(out['instance_boxes'], expected)
     assert out['instance_heatmaps'].shape == (3 * 17, 32, 32)
     assert out['keypoint_weights'].shape == (3, 17)
+    # the codec's tables name what the later transforms add, for packing
     assert out['label_mapping_table']['instance_boxes'] == 'instance_boxes'
+    assert out['field_mapping_table']['heatmap_mask'] == 'heatmap_mask'
     # each instance's center lies inside its own box
     for (x, y), (bx, by, bw, bh) in zip(out['instance_coords'],
                                         out['instance_boxes']):
@@ -58,10 +61,58 @@ def test_small_people_get_no_center_and_no_box():
 
 
 def test_boxes_are_clipped_to_the_map():
-    out = _encode(_results([(-40, 60, 100, 80)]), min_instance_area=0)
+    # 'extent' (opt-in): the visible part of the box
+    out = _encode(_results([(-40, 60, 100, 80)]), min_instance_area=0,
+                  box_clip='extent')
     x, y, w, h = out['instance_boxes'][0]
     assert x == 0 and y == pytest.approx(60 / 4)
     assert x + w == pytest.approx(60 / 4) and y + h == 31
+    # 'release': each of x, y, w, h clipped on its own; the cut box keeps
+    # its full width, and its height is clipped to H - 1
+    out = _encode(_results([(-40, 60, 100, 80)]), min_instance_area=0)
+    x, y, w, h = out['instance_boxes'][0]
+    assert (x, y, w, h) == pytest.approx((0, 60 / 4, 100 / 4, 80 / 4))
+    out = _encode(_results([(8, 8, 20, 140)]), min_instance_area=0)
+    assert out['instance_boxes'][0] == pytest.approx((2, 2, 5, 31))
+
+
+def _one_keypoint(x, y, **codec_kw):
+    """Heatmap 0 of one person with only keypoint 0 labelled, at (x, y)
+    input pixels, in a 16x16 px box (radius 0 on the map: a single cell)."""
+    codec = BoIRDecoupledHeatmap(INPUT, HEATMAP, jitter=False,
+                                 min_instance_area=0, **codec_kw)
+    kpts = np.zeros((1, 17, 2), np.float32)
+    kpts[0, 0] = (x, y)
+    vis = np.zeros((1, 17), np.float32)
+    vis[0, 0] = 1
+    corners = np.array([[[x, y], [x, y + 4], [x + 4, y], [x + 4, y + 4]]],
+                       np.float32)
+    hm = codec.encode(kpts, vis, corners)['heatmaps'][0]
+    return np.argwhere(hm == 1).tolist()
+
+
+def test_peaks_are_at_the_truncated_cell():
+    # x = 23 px is cell 5.75: the release draws at cell 5 (truncation), its
+    # decoder's half-cell shift assumes it; rounding (opt-in) gives 6
+    assert _one_keypoint(23, 41) == [[10, 5]]
+    assert _one_keypoint(23, 41, peak_rounding=True) == [[10, 6]]
+    # truncation toward zero: -0.5 cell (-2 px) still lands on cell 0, as
+    # int() does in the release; -1.0 cell is off the map
+    assert _one_keypoint(-2, 8) == [[2, 0]]
+    assert _one_keypoint(-4, 8) == []
+
+
+def test_gaussian_is_the_releases():
+    from mmpose_boir.codecs.boir_heatmap import (gaussian_kernel,
+                                                 gaussian_radius)
+    k = gaussian_kernel(3)
+    assert k.shape == (7, 7) and k[3, 3] == 1
+    assert k[3, 0] == pytest.approx(np.exp(-9 / (2 * (7 / 6)**2)))
+    # CornerNet's radius for a 20 x 10 box at overlap 0.7, as CornerNet and
+    # the release write it (no division by 2a): the third case is smallest,
+    # (-42 + sqrt(42^2 + 4 * 2.8 * 60)) / 2
+    assert gaussian_radius(20, 10) == pytest.approx(
+        (-42 + np.sqrt(42**2 + 4 * 2.8 * 60)) / 2)
 
 
 def test_people_without_visible_keypoints_get_no_instance():
@@ -83,13 +134,8 @@ def test_more_people_than_the_cap_keeps_boxes_aligned():
     assert len(idx) == 5 and len(out['instance_boxes']) == 5
     assert len(out['instance_coords']) == 5
     expected = np.array([boxes[i] for i in idx], np.float32) / 4
-    np.testing.assert_allclose(out['instance_boxes'], _clip_xywh(expected))
-
-
-def _clip_xywh(b):
-    x1y1 = np.clip(b[:, :2], 0, 31)
-    x2y2 = np.clip(b[:, :2] + b[:, 2:], 0, 31)
-    return np.concatenate((x1y1, x2y2 - x1y1), 1)
+    np.testing.assert_allclose(out['instance_boxes'], np.clip(expected, 0,
+                                                              31))
 
 
 def test_no_people():

@@ -148,7 +148,7 @@ def test_w32_multiscale_config():
     cfg = Config.fromfile('configs/boir/boir_w32_coco_multiscale.py')
     assert cfg.model.test_cfg.multiscale_test is True
     resize = [t for t in cfg.test_dataloader.dataset.pipeline
-              if t['type'] == 'BottomupResize'][0]
+              if t['type'] == 'BoIRBottomupResize'][0]
     assert resize['aug_scales'] and resize['input_size'] == (512, 512)
     assert cfg.test_dataloader.dataset.pipeline[-1]['type'] == \
         'PackMultiScalePoseInputs'

@@ -1,5 +1,6 @@
-"""Issue 5: the authors' release weights, converted, predict what the release
-predicted (../shared/fixtures/release_coco_w32_seed1234.npz)."""
+"""The authors' release weights, converted, predict what the release
+predicted: W32 and W48 COCO fixtures (synthetic weights, one real image each;
+see the fixtures' README)."""
 import subprocess
 import sys
 
@@ -13,22 +14,34 @@ from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 
 import mmpose_boir  # noqa: F401
-from release_fixture import load_fixture, manifest, weights_from_manifest
+from release_fixture import (FIXTURE, W48_FIXTURE, load_fixture, manifest,
+                             weights_from_manifest)
 
-CONFIG = 'configs/boir/boir_w32_coco.py'
-IMAGE = '../shared/data/coco/000000197388.jpg'
 FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+#: (fixture, config, image)
+CASES = {
+    'w32': (FIXTURE, 'configs/boir/boir_w32_coco.py',
+            '../shared/data/coco/000000197388.jpg'),
+    'w48': (W48_FIXTURE, 'configs/boir/boir_w48_coco.py',
+            '../shared/data/coco/000000196141.jpg'),
+}
+
+
+@pytest.fixture(scope='module', params=sorted(CASES))
+def case(request):
+    return CASES[request.param]
 
 
 @pytest.fixture(scope='module')
-def fixture():
-    return load_fixture()
+def fixture(case):
+    return load_fixture(case[0])
 
 
 @pytest.fixture(scope='module')
-def model(fixture, tmp_path_factory):
+def model(case, fixture, tmp_path_factory):
     """The release state dict -> tools/convert_release_checkpoint.py -> the
-    deployed W32 model of configs/boir/boir_w32_coco.py."""
+    deployed model of the case's config."""
+    CONFIG = case[1]
     tmp = tmp_path_factory.mktemp('release')
     src, dst = tmp / 'release.pth', tmp / 'converted.pth'
     torch.save(weights_from_manifest(manifest(fixture), int(fixture['seed'])),
@@ -64,11 +77,11 @@ def _center_heatmap(net, features):
     return (center[0, 0] + center[1, 0]) / 2
 
 
-def test_network_input_matches(model, fixture):
+def test_network_input_matches(model, fixture, case):
     """Our input pipeline + preprocessor give the release's network input."""
     net, cfg = model
     data = Compose(cfg.val_pipeline)(
-        dict(img_path=IMAGE, img_id=0, flip_indices=FLIP))
+        dict(img_path=case[2], img_id=0, flip_indices=FLIP))
     data = net.data_preprocessor(pseudo_collate([data]), training=False)
     ours = data['inputs']
     assert tuple(ours.shape) == fixture['input'].shape
@@ -150,10 +163,10 @@ def test_instances_match_the_release_given_its_centers(
 
 
 def test_full_test_pipeline_matches_poses_on_the_image(
-        model, fixture, release_centers):
+        model, fixture, case, release_centers):
     net, cfg = model
     data = Compose(cfg.val_pipeline)(
-        dict(img_path=IMAGE, img_id=0, flip_indices=FLIP))
+        dict(img_path=case[2], img_id=0, flip_indices=FLIP))
     with torch.no_grad():
         out = net.test_step(pseudo_collate([data]))[0]
     kpts = out.pred_instances.keypoints

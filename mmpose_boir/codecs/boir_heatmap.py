@@ -4,7 +4,6 @@ from typing import Optional, Tuple
 
 import numpy as np
 from mmpose.codecs import DecoupledHeatmap
-from mmpose.codecs.utils import generate_gaussian_heatmaps, get_instance_root
 from mmpose.registry import KEYPOINT_CODECS
 
 #: Coordinates (input pixels, after augmentation) beyond this are corrupt:
@@ -12,82 +11,121 @@ from mmpose.registry import KEYPOINT_CODECS
 MAX_COORDINATE = 1e9
 
 
+def gaussian_radius(height: float, width: float,
+                    min_overlap: float = 0.7) -> float:
+    """CornerNet's radius for a box of ``height x width`` (smallest root of
+    its three overlap cases)."""
+    b1 = height + width
+    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
+    r1 = (b1 + math.sqrt(b1**2 - 4 * c1)) / 2
+    b2 = 2 * (height + width)
+    c2 = (1 - min_overlap) * width * height
+    r2 = (b2 + math.sqrt(b2**2 - 16 * c2)) / 2
+    b3 = -2 * min_overlap * (height + width)
+    c3 = (min_overlap - 1) * width * height
+    r3 = (b3 + math.sqrt(b3**2 - 16 * min_overlap * c3)) / 2
+    return min(r1, r2, r3)
+
+
+def gaussian_kernel(radius: int) -> np.ndarray:
+    """The ``(2r+1)^2`` kernel, sigma ``(2r+1)/6``, peak 1, with values below
+    ``eps * max`` set to 0 (float64, as the release draws it)."""
+    diameter = 2 * radius + 1
+    sigma = diameter / 6
+    y, x = np.ogrid[-radius:radius + 1, -radius:radius + 1]
+    kernel = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
+    kernel[kernel < np.finfo(kernel.dtype).eps * kernel.max()] = 0
+    return kernel
+
+
 @KEYPOINT_CODECS.register_module()
 class BoIRDecoupledHeatmap(DecoupledHeatmap):
-    """MMPose's ``DecoupledHeatmap`` with the BoIR release's target rules.
+    """CID's decoupled heatmaps with the BoIR release's exact target rules.
 
-    Differences from the parent (spec section 2):
+    For each annotated person (keypoints ``(N, K, 2)`` and box corners
+    ``(N, 4, 2)`` in input pixels after the bottom-up affine), on the
+    ``heatmap_size`` grid:
 
-    - instances are ordered by box area, smallest first (the parent orders by
-      the keypoint extent's diagonal);
-    - people whose box area is below ``min_instance_area`` (input pixels;
-      32^2 on COCO, 0 on CrowdPose) get no center;
-    - the center jitter in {-1, 0, 1} falls back to the unjittered cell when
-      it would leave the map (the parent clamps);
-    - the Gaussian sigma is ``diameter / 6`` with CornerNet's integer radius
-      computed from the box clipped to the map;
-    - ``encode`` also returns ``instance_indices``: for each encoded instance
-      the index of the annotated person it came from, so that per-instance
-      data (the boxes of :class:`BoxEmbeddingSampling`) stays aligned.
-
-    ``bbox`` must be the (N, 4, 2) corners after the bottom-up affine
-    (``BottomupRandomAffine(bbox_keep_corner=True)``), in input pixels.
+    - **radius**: the box corners are clipped to the map, the lengths of the
+      box's two edges rounded up, and CornerNet's radius ``r`` of that size
+      truncated to an integer; the Gaussian has diameter ``2r + 1`` and sigma
+      ``(2r + 1) / 6`` (:func:`gaussian_kernel`).
+    - **peaks**: each labelled keypoint (visibility > 0) is drawn at the cell
+      ``(int(x), int(y))`` (truncation toward zero, so -0.5 lands on cell 0)
+      if that cell is on the map; overlapping Gaussians take the maximum.
+      ``peak_rounding=True`` draws at the nearest cell instead (an opt-in:
+      the release's decoder adds half a cell, which assumes truncation).
+    - **center**: the mean of the person's labelled keypoints (wherever they
+      fall), drawn as channel K of ``heatmaps`` with the same radius; people
+      whose box area (input pixels^2, the transformed box: ``w * h`` times
+      the affine's scale squared) is below ``min_instance_area`` get none.
+    - **instances**: people with a center, ordered by increasing area
+      (``np.argsort``), skipped when the center cell is off the map or repeats
+      an earlier instance's cell. With ``jitter`` the cell moves by a random
+      offset in {-1, 0, 1}^2, kept only when it stays on the map. Each gets
+      its own ``K`` keypoint heatmaps, ``keypoint_weights`` (1 for labelled
+      keypoints, 0 otherwise), its center cell ``instance_coords`` (x, y),
+      and ``instance_indices`` (which annotated person it is, so that per
+      person data such as boxes stays aligned).
+    - ``encode_max_instances``: a random subset of at most this many
+      instances per image (order kept); ``None`` (the release) for no cap.
 
     Args:
         input_size: (w, h) of the network input.
         heatmap_size: (W, H) of the output maps.
-        root_type: see the parent.
+        root_type: only ``'kpt_center'`` (the release's center).
         heatmap_min_overlap: CornerNet's min overlap (0.7).
-        encode_max_instances: cap per image (random subset, order kept).
-        min_instance_area: minimum box area for a person to get a center.
-        jitter: whether to jitter centers (training).
+        encode_max_instances: per-image cap, or None.
+        min_instance_area: minimum box area for a person to get a center
+            (32^2 on COCO, 0 on CrowdPose).
+        jitter: jitter the instance center cells (training).
+        peak_rounding: draw peaks at the nearest cell (opt-in, not the
+            release).
     """
+
+    #: ``instance_boxes`` (from :class:`BoxEmbeddingSampling`) and
+    #: ``heatmap_mask`` (from :class:`BottomupGetHeatmapMaskRLE`) are added
+    #: to the results after this codec runs; declaring them here lets
+    #: ``PackPoseInputs`` pack them.
+    label_mapping_table = dict(
+        keypoint_weights='keypoint_weights',
+        instance_coords='instance_coords',
+        instance_boxes='instance_boxes',
+    )
+    field_mapping_table = dict(
+        heatmaps='heatmaps',
+        instance_heatmaps='instance_heatmaps',
+        heatmap_mask='heatmap_mask',
+    )
 
     def __init__(self,
                  input_size: Tuple[int, int],
                  heatmap_size: Tuple[int, int],
                  root_type: str = 'kpt_center',
                  heatmap_min_overlap: float = 0.7,
-                 encode_max_instances: int = 200,
+                 encode_max_instances: Optional[int] = None,
                  min_instance_area: float = 32**2,
-                 jitter: bool = True):
+                 jitter: bool = True,
+                 peak_rounding: bool = False):
+        if root_type != 'kpt_center':
+            raise ValueError("BoIRDecoupledHeatmap: root_type must be "
+                             f"'kpt_center' (the release's), got {root_type!r}")
         super().__init__(input_size, heatmap_size, root_type,
-                         heatmap_min_overlap, encode_max_instances)
+                         heatmap_min_overlap,
+                         encode_max_instances or 0)
+        self.encode_max_instances = encode_max_instances
         self.min_instance_area = min_instance_area
         self.jitter = jitter
+        self.peak_rounding = peak_rounding
 
-    def _get_instance_wise_sigmas(self, bbox: np.ndarray) -> np.ndarray:
-        """Sigma per instance: ``(2 * int(r) + 1) / 6`` (CornerNet radius r).
-
-        Args:
-            bbox: (N, 4, 2) corners in heatmap cells, order left-top,
-                left-bottom, right-top, right-bottom.
-        """
-        W, H = self.heatmap_size
-        bbox = np.stack(
-            (bbox[..., 0].clip(0, W - 1), bbox[..., 1].clip(0, H - 1)), -1)
-        heights = np.sqrt(((bbox[:, 0] - bbox[:, 1])**2).sum(-1))
-        widths = np.sqrt(((bbox[:, 0] - bbox[:, 2])**2).sum(-1))
-        sigmas = np.zeros(len(bbox), dtype=np.float32)
-        ov = self.heatmap_min_overlap
-        for i, (h, w) in enumerate(zip(np.ceil(heights), np.ceil(widths))):
-            r1 = (h + w + math.sqrt((h + w)**2 - 4 * w * h * (1 - ov) /
-                                    (1 + ov))) / 2
-            r2 = (2 * (h + w) + math.sqrt(4 * (h + w)**2 - 16 *
-                                          (1 - ov) * w * h)) / 2
-            r3 = (-2 * ov * (h + w) + math.sqrt(
-                (2 * ov * (h + w))**2 - 16 * ov * (ov - 1) * w * h)) / 2
-            radius = max(0, int(min(r1, r2, r3)))
-            sigmas[i] = (2 * radius + 1) / 6
-        return sigmas
-
+    # ---------------------------------------------------------------- checks
     @staticmethod
     def _check_finite(keypoints: np.ndarray, keypoints_visible: np.ndarray,
                       corners: np.ndarray) -> None:
         """Reject what would crash (``int(nan)``) or silently drop people.
 
-        Visible keypoints and all box corners must be finite and within
-        ``+-MAX_COORDINATE`` pixels; visibilities must be finite. Invisible
+        Labelled keypoints and all box corners must be finite and within
+        ``+-MAX_COORDINATE`` pixels; visibilities must be finite. Unlabelled
         keypoints may hold anything (they are never read). The pipeline's
         ``ValidatePoseAnnotations`` catches these earlier and names the image
         and annotation; this is the codec's own guard.
@@ -120,6 +158,37 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
                 for what, b in problems) + ' (add ValidatePoseAnnotations '
                 'after LoadImage to have the image and annotation named)')
 
+    # --------------------------------------------------------------- drawing
+    def _radius(self, corners: np.ndarray) -> int:
+        """Integer radius of one person from its (4, 2) corners in cells
+        (order left-top, left-bottom, right-top, right-bottom)."""
+        W, H = self.heatmap_size
+        c = np.stack((corners[:, 0].clip(0, W - 1),
+                      corners[:, 1].clip(0, H - 1)), -1).astype(np.float64)
+        h = math.sqrt(((c[1] - c[0])**2).sum())
+        w = math.sqrt(((c[2] - c[0])**2).sum())
+        return max(0, int(gaussian_radius(math.ceil(h), math.ceil(w),
+                                          self.heatmap_min_overlap)))
+
+    def _cell(self, x: float, y: float) -> Tuple[int, int]:
+        if self.peak_rounding:
+            return int(math.floor(x + 0.5)), int(math.floor(y + 0.5))
+        return int(x), int(y)
+
+    def _draw(self, heatmap: np.ndarray, x: float, y: float,
+              kernel: np.ndarray, radius: int) -> None:
+        """Max-paste ``kernel`` centered on the cell of (x, y), in place."""
+        H, W = heatmap.shape
+        cx, cy = self._cell(x, y)
+        if cx < 0 or cy < 0 or cx >= W or cy >= H:
+            return
+        left, right = min(cx, radius), min(W - cx, radius + 1)
+        top, bottom = min(cy, radius), min(H - cy, radius + 1)
+        patch = heatmap[cy - top:cy + bottom, cx - left:cx + right]
+        np.maximum(patch, kernel[radius - top:radius + bottom,
+                                 radius - left:radius + right], out=patch)
+
+    # ---------------------------------------------------------------- encode
     def encode(self,
                keypoints: np.ndarray,
                keypoints_visible: Optional[np.ndarray] = None,
@@ -127,9 +196,9 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
         """Encode (N, K, 2) keypoints and (N, 4, 2) box corners.
 
         Returns:
-            dict with ``heatmaps`` (1+K... as K+1, H, W: keypoints then
-            center), ``instance_heatmaps`` (M*K, H, W), ``keypoint_weights``
-            (M, K), ``instance_coords`` (M, 2) int (x, y) cells and
+            dict with ``heatmaps`` (K+1, H, W: keypoints then center),
+            ``instance_heatmaps`` (M*K, H, W), ``keypoint_weights`` (M, K),
+            ``instance_coords`` (M, 2) int (x, y) cells and
             ``instance_indices`` (M,) int.
         """
         if bbox is None:
@@ -143,69 +212,67 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
         if keypoints_visible is None:
             keypoints_visible = np.ones((N, K), dtype=np.float32)
         W, H = self.heatmap_size
-        corners = np.asarray(bbox, dtype=np.float32).reshape(-1, 4, 2)
+        corners = np.asarray(bbox, dtype=np.float64).reshape(-1, 4, 2)
         self._check_finite(keypoints, keypoints_visible, corners)
-        _keypoints = keypoints / self.scale_factor
-        _corners = corners / self.scale_factor
+        labelled = np.asarray(keypoints_visible) > 0
+        kpts = np.asarray(keypoints, dtype=np.float64) / self.scale_factor
+        cells = corners / self.scale_factor
 
-        roots, roots_visible = get_instance_root(_keypoints, keypoints_visible,
-                                                 self.root_type)
-        extent = corners.max(1) - corners.min(1)  # input pixels
-        areas = extent[:, 0] * extent[:, 1]
-        roots_visible = roots_visible * (areas >= self.min_instance_area)
-        sigmas = self._get_instance_wise_sigmas(_corners)
+        # area in input pixels^2: |cross| of the transformed box edges
+        e1, e2 = corners[:, 2] - corners[:, 0], corners[:, 1] - corners[:, 0]
+        areas = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+        count = labelled.sum(1)
+        centers = np.zeros((N, 2))
+        has_center = (count > 0) & (areas >= self.min_instance_area)
+        for i in np.flatnonzero(count > 0):
+            centers[i] = kpts[i][labelled[i]].sum(0) / count[i]
 
-        heatmaps, weights = generate_gaussian_heatmaps(
-            heatmap_size=self.heatmap_size,
-            keypoints=np.concatenate((_keypoints, roots[:, None]), axis=1),
-            keypoints_visible=np.concatenate(
-                (keypoints_visible, roots_visible[:, None]), axis=1),
-            sigma=sigmas)
-        roots_visible = weights[:, -1]
+        radii = [self._radius(cells[i]) for i in range(N)]
+        kernels = {r: gaussian_kernel(r) for r in set(radii)}
+
+        heatmaps = np.zeros((K + 1, H, W), dtype=np.float32)
+        for i in range(N):
+            r = radii[i]
+            for k in np.flatnonzero(labelled[i]):
+                self._draw(heatmaps[k], *kpts[i, k], kernels[r], r)
+            if has_center[i]:
+                self._draw(heatmaps[K], *centers[i], kernels[r], r)
 
         inst_roots, inst_indices = [], []
-        for i in np.argsort(areas, kind='stable'):
-            if roots_visible[i] < 1:
+        for i in np.argsort(areas):
+            if not has_center[i]:
                 continue
-            x, y = int(roots[i, 0]), int(roots[i, 1])
-            if not (0 <= x < W and 0 <= y < H):
+            x, y = int(centers[i, 0]), int(centers[i, 1])
+            if x < 0 or x >= W or y < 0 or y >= H:
                 continue
             if self.jitter:
-                nx, ny = x + np.random.randint(-1, 2), y + np.random.randint(
-                    -1, 2)
+                nx = x + np.random.randint(-1, 2)
+                ny = y + np.random.randint(-1, 2)
                 if 0 <= nx < W and 0 <= ny < H:
                     x, y = nx, ny
-            if (x, y) not in inst_roots:
-                inst_roots.append((x, y))
-                inst_indices.append(int(i))
-        if len(inst_indices) > self.encode_max_instances:
-            keep = sorted(
-                np.random.choice(
-                    len(inst_indices), self.encode_max_instances,
-                    replace=False))
+            if (x, y) in inst_roots:
+                continue
+            inst_roots.append((x, y))
+            inst_indices.append(int(i))
+        cap = self.encode_max_instances
+        if cap is not None and len(inst_indices) > cap:
+            keep = sorted(np.random.choice(len(inst_indices), cap,
+                                           replace=False))
             inst_roots = [inst_roots[i] for i in keep]
             inst_indices = [inst_indices[i] for i in keep]
 
-        inst_heatmaps, inst_weights = [], []
-        for i in inst_indices:
-            hm, wt = generate_gaussian_heatmaps(
-                heatmap_size=self.heatmap_size,
-                keypoints=_keypoints[i:i + 1],
-                keypoints_visible=keypoints_visible[i:i + 1],
-                sigma=float(sigmas[i]))
-            inst_heatmaps.append(hm)
-            inst_weights.append(wt)
-        if inst_indices:
-            inst_heatmaps = np.concatenate(inst_heatmaps)
-            inst_weights = np.concatenate(inst_weights).astype(np.float32)
-        else:
-            inst_heatmaps = np.zeros((0, H, W), dtype=np.float32)
-            inst_weights = np.zeros((0, K), dtype=np.float32)
+        M = len(inst_indices)
+        inst_heatmaps = np.zeros((M, K, H, W), dtype=np.float32)
+        for m, i in enumerate(inst_indices):
+            r = radii[i]
+            for k in np.flatnonzero(labelled[i]):
+                self._draw(inst_heatmaps[m, k], *kpts[i, k], kernels[r], r)
+        weights = labelled[inst_indices].astype(np.float32).reshape(M, K)
 
         return dict(
             heatmaps=heatmaps,
-            instance_heatmaps=inst_heatmaps,
-            keypoint_weights=inst_weights,
+            instance_heatmaps=inst_heatmaps.reshape(M * K, H, W),
+            keypoint_weights=weights,
             instance_coords=np.array(inst_roots, dtype=np.int64).reshape(
                 -1, 2),
             instance_indices=np.array(inst_indices, dtype=np.int64))

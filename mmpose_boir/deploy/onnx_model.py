@@ -214,7 +214,8 @@ def preprocess(img: np.ndarray, input_size: Tuple[int, int] = (512, 512),
                resize_mode: str = 'fit') -> Tuple[np.ndarray, Dict]:
     """Warp an image (H x W x 3, as read by OpenCV) to the network input.
 
-    Uses MMPose's ``BottomupResize``. ``resize_mode='fit'`` gives exactly
+    Uses :class:`BoIRBottomupResize` (the test pipeline's resize, with the
+    release's whole-pixel image center). ``resize_mode='fit'`` gives exactly
     ``input_size`` (what a fixed-shape ONNX model needs); ``'expand'`` is
     the test pipeline's mode (short side to the input size, so the shape
     follows the image's aspect ratio).
@@ -223,8 +224,8 @@ def preprocess(img: np.ndarray, input_size: Tuple[int, int] = (512, 512),
     ``input_size``, ``input_center`` and ``input_scale`` for
     :func:`keypoints_to_image`.
     """
-    from mmpose.datasets.transforms import BottomupResize
-    resize = BottomupResize(input_size=input_size, size_factor=size_factor,
+    from mmpose_boir.datasets.transforms import BoIRBottomupResize
+    resize = BoIRBottomupResize(input_size=input_size, size_factor=size_factor,
                             resize_mode=resize_mode)
     results = resize(
         dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2]))

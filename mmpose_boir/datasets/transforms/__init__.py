@@ -1,8 +1,9 @@
+from .bottomup_resize import BoIRBottomupResize
 from .box_embedding_sampling import BoxEmbeddingSampling
 from .heatmap_mask import BottomupGetHeatmapMaskRLE
 from .multiscale_packing import PackMultiScalePoseInputs
 
 __all__ = [
-    'BoxEmbeddingSampling', 'BottomupGetHeatmapMaskRLE',
+    'BoIRBottomupResize', 'BoxEmbeddingSampling', 'BottomupGetHeatmapMaskRLE',
     'PackMultiScalePoseInputs'
 ]

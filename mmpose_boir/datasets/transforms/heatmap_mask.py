@@ -1,6 +1,7 @@
-"""The ignore mask of bottom-up training, with crowd regions, and packed."""
+"""The ignore mask of bottom-up training, drawn as the BoIR release draws it."""
 from typing import Dict, Tuple
 
+import cv2
 import numpy as np
 from mmpose.datasets.transforms import BottomupGetHeatmapMask
 from mmpose.registry import TRANSFORMS
@@ -9,36 +10,60 @@ from pycocotools import mask as cocomask
 
 @TRANSFORMS.register_module()
 class BottomupGetHeatmapMaskRLE(BottomupGetHeatmapMask):
-    """MMPose's ``BottomupGetHeatmapMask``, fixed for BoIR/CID pipelines.
+    """The valid-region mask on the heatmap grid, as the BoIR release makes it.
 
-    The ignore mask (spec section 2: "crowd regions and people without
-    keypoints are masked out") is lost twice with MMPose 1.3:
+    The mask is 0 on the segmentations of ``invalid_segs`` (COCO: crowd
+    regions and people without keypoints) and 1 elsewhere in the image. As
+    the release does, it is warped by the bottom-up affine straight onto the
+    heatmap grid (``warp_mat`` scaled by heatmap/input size), as ``uint8``
+    0/255 with bilinear interpolation and a zero border, then thresholded at
+    0.5; so cells that fall outside the image are ignored too. A flip is
+    applied on the heatmap grid.
 
-    1. the transform decodes only polygon segmentations and silently skips
-       RLE ones (dicts), and COCO stores every crowd region (``iscrowd=1``)
-       as an RLE, so crowds are never masked;
-    2. ``GenerateTarget`` with a decoupled-heatmap codec puts the codec's
-       ``field_mapping_table`` (``heatmaps``, ``instance_heatmaps``) into the
-       results, which replaces ``PackPoseInputs``' default table, so
-       ``heatmap_mask`` is computed but never packed and the head trains
-       without any mask.
+    Differences from MMPose's ``BottomupGetHeatmapMask`` (which warps at
+    input size and resizes down): the release's warp above, and
+    segmentations given as RLE (``counts`` a list or a string, COCO's crowd
+    regions) are decoded instead of skipped. An RLE whose size differs from
+    the image raises a ``ValueError``.
 
-    This subclass decodes polygons exactly as the parent does, adds
-    uncompressed (``counts`` a list) and compressed (``counts`` a string)
-    RLEs, and adds ``heatmap_mask`` to the results' ``field_mapping_table``
-    so that it reaches ``gt_fields``. An RLE whose size differs from the
-    image raises a ``ValueError``.
-
-    Drop-in replacement: ``dict(type='BottomupGetHeatmapMaskRLE')``.
+    Place it after ``GenerateTarget`` (it needs ``heatmaps`` for the grid
+    size). ``heatmap_mask`` is packed by :class:`BoIRDecoupledHeatmap`'s
+    ``field_mapping_table``.
     """
 
     def transform(self, results: Dict) -> Dict:
-        results = super().transform(results)
-        table = results.get('field_mapping_table')
-        if table is not None and 'heatmap_mask' not in table:
-            table = dict(table)
-            table['heatmap_mask'] = 'heatmap_mask'
-            results['field_mapping_table'] = table
+        if 'heatmaps' not in results:
+            raise KeyError('BottomupGetHeatmapMaskRLE needs `heatmaps`: put '
+                           'it after GenerateTarget '
+                           f'({results.get("img_path", "unknown image")})')
+        H, W = np.asarray(results['heatmaps']).shape[-2:]
+        img_h, img_w = results['img_shape'][:2]
+        mask = self._segs_to_mask(results.get('invalid_segs', []),
+                                  (img_h, img_w))
+        valid = (mask < 0.5).astype(np.uint8) * 255
+        if self.get_invalid:
+            valid = 255 - valid
+        if 'warp_mat' in results:
+            in_w, in_h = results['input_size']
+            to_grid = np.diag([W / in_w, H / in_h, 1.0])
+            warp = np.asarray(results['warp_mat'], dtype=np.float64)
+            if warp.shape[0] == 2:
+                warp = np.concatenate((warp, [[0.0, 0.0, 1.0]]))
+            grid_mat = (to_grid @ warp)[:2]
+            valid = cv2.warpAffine(valid, grid_mat, (int(W), int(H)))
+        else:
+            valid = cv2.resize(valid, (int(W), int(H)),
+                               interpolation=cv2.INTER_LINEAR)
+        heatmap_mask = valid / 255 > 0.5
+        if results.get('flip', False):
+            direction = results.get('flip_direction')
+            if direction == 'horizontal':
+                heatmap_mask = heatmap_mask[:, ::-1]
+            elif direction == 'vertical':
+                heatmap_mask = heatmap_mask[::-1]
+            elif direction == 'diagonal':
+                heatmap_mask = heatmap_mask[::-1, ::-1]
+        results['heatmap_mask'] = np.ascontiguousarray(heatmap_mask)
         return results
 
     def _segs_to_mask(self, segs: list, img_shape: Tuple[int,

@@ -50,6 +50,16 @@ class BoIRHead(BaseHead):
             release does) or ``'normal'`` (like the other heads, bias 1).
         multi_heatmap_loss / instance_heatmap_loss / bbox_mask_loss /
             bbox_loss: loss configs.
+        loss_per_image: divide each loss by the number of images in the
+            batch, as the release's trainer does (True); False keeps the
+            batch totals (each loss is then normalised only inside itself:
+            focal losses by positive pixels, the Bbox Mask Loss by
+            instances, CIoU by cells).
+        bbox_anchor_order: how the box head's distances are turned into a
+            box at each cell. ``'yx'`` (the release): the cell is passed as
+            ``(y, x)`` to the distance-to-box conversion, so the box is
+            ``(y - l, x - t, l + r, t + b)``; ``'xy'`` (opt-in): the
+            geometric ``(x - l, y - t, l + r, t + b)``.
         decoder: the codec (for ``input_size``/``heatmap_size``).
         init_cfg: MMEngine init config (the heads initialise themselves).
     """
@@ -74,12 +84,19 @@ class BoIRHead(BaseHead):
                      type='BboxMaskLoss', loss_weight=0.25),
                  bbox_loss: ConfigType = dict(
                      type='CIoULoss', loss_weight=0.25),
+                 loss_per_image: bool = True,
+                 bbox_anchor_order: str = 'yx',
                  decoder: OptConfigType = None,
                  init_cfg: OptConfigType = None):
         super().__init__(init_cfg)
         if bbox_head_init not in ('release', 'normal'):
             raise ValueError(f'bbox_head_init must be release or normal, '
                              f'got {bbox_head_init!r}')
+        if bbox_anchor_order not in ('yx', 'xy'):
+            raise ValueError(f"bbox_anchor_order must be 'yx' or 'xy', got "
+                             f'{bbox_anchor_order!r}')
+        self.loss_per_image = loss_per_image
+        self.bbox_anchor_order = bbox_anchor_order
         self.in_channels = in_channels
         self.num_keypoints = num_keypoints
         self.with_aux_heads = with_aux_heads
@@ -318,6 +335,8 @@ class BoIRHead(BaseHead):
             # keep every parameter in the graph (DDP) with a zero loss
             losses['loss_instance_heatmap'] = sum(
                 p.sum() for p in self.instance_head.parameters()) * 0.0
+        if self.loss_per_image:
+            losses = {k: v / B for k, v in losses.items()}
         return losses
 
     def _box_loss(self, box_dist: Tensor, coords: Tensor, img_ids: Tensor,
@@ -339,6 +358,8 @@ class BoIRHead(BaseHead):
         target = boxes[:, None].expand(-1, 9, -1)[inside]
         ltrb = box_dist[ids, :, cells[:, 1], cells[:, 0]]
         anchor = cells.to(ltrb.dtype)
+        if self.bbox_anchor_order == 'yx':
+            anchor = anchor.flip(-1)
         pred = torch.cat((anchor - ltrb[:, :2], ltrb[:, :2] + ltrb[:, 2:]),
                          dim=1)
         return self.bbox_loss(pred, target)
