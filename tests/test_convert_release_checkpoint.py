@@ -1,6 +1,7 @@
 """tools/convert_release_checkpoint.py: every release layout, and clear
 rejections."""
 import importlib.util
+import os.path as osp
 import re
 import subprocess
 import sys
@@ -8,11 +9,16 @@ import sys
 import pytest
 import torch
 
-from mmpose_boir.converters import (ReleaseCheckpointError,
-                                    convert_state_dict, release_key_to_ours)
-from release_fixture import load_fixture, manifest
+from mmpose_boir.converters import (REQUIRED_RELEASE_KEYS,
+                                    ReleaseCheckpointError,
+                                    convert_state_dict, extract_state_dict,
+                                    load_release_checkpoint,
+                                    release_key_to_ours)
+from release_fixture import TRAIN_FIXTURE, load_fixture, manifest
 
 TOOL = 'tools/convert_release_checkpoint.py'
+W48_FIXTURE = osp.join(osp.dirname(TRAIN_FIXTURE),
+                       'release_coco_w48_seed2024.npz')
 
 
 def _tool():
@@ -59,6 +65,29 @@ def test_fixture_manifest_maps_onto_the_w32_model():
     entries = manifest(fixture)
     mapped = {release_key_to_ours(k): tuple(s) for k, s in entries}
     assert None not in mapped
+    deployed = {k: v for k, v in expected.items()
+                if k.split('.')[1] not in ('keypoint_head', 'embedding_head',
+                                           'bbox_head')}
+    assert mapped == deployed
+
+
+def test_training_fixture_manifest_maps_onto_the_w32_model():
+    """The release's train-mode W32 state dict: every key, aux heads
+    included."""
+    entries = manifest(load_fixture(TRAIN_FIXTURE))
+    mapped = {release_key_to_ours(k): tuple(s) for k, s in entries}
+    assert None not in mapped and len(mapped) == len(entries)
+    assert mapped == _tool().expected_layout(32, 17)
+
+
+def test_w48_fixture_manifest_maps_onto_the_w48_model():
+    """The release's deployed W48 state dict (its instance keypoint head
+    has 96 channels) matches configs/boir/boir_w48_coco.py."""
+    entries = manifest(load_fixture(W48_FIXTURE))
+    mapped = {release_key_to_ours(k): tuple(s) for k, s in entries}
+    assert None not in mapped
+    assert mapped['head.instance_head.conv_down.weight'] == (96, 720, 1, 1)
+    expected = _tool().expected_layout(48, 17)
     deployed = {k: v for k, v in expected.items()
                 if k.split('.')[1] not in ('keypoint_head', 'embedding_head',
                                            'bbox_head')}
@@ -121,3 +150,161 @@ def test_writes_an_mmengine_checkpoint_with_meta(tmp_path):
     assert out['meta']['source'].endswith('src.pth')
     assert out['meta']['width'] == 32 and out['meta']['with_aux_heads']
     assert set(out['state_dict']) == set(expected)
+
+
+# --------------------------------------------------- checkpoint file formats
+def _tiny_release_state(prefix: str = '') -> dict:
+    """A stand-in for a release state dict: its marker keys, tiny values."""
+    return {prefix + k: torch.full((2, ), float(i))
+            for i, k in enumerate(REQUIRED_RELEASE_KEYS)}
+
+
+def _training_checkpoint(best: bool = True) -> dict:
+    """The dict the release's tools/train.py saves as checkpoint.pth.tar."""
+    layer = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=1e-3)
+    layer(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+    ckpt = dict(epoch=12, model='boir',
+                state_dict=_tiny_release_state('module.'),
+                perf=-1, optimizer=optimizer.state_dict(),
+                scaler=dict(scale=65536.0, growth_factor=2.0,
+                            backoff_factor=0.5, growth_interval=2000,
+                            _growth_tracker=0))
+    if best:
+        ckpt['best_state_dict'] = {k: v + 100
+                                   for k, v in _tiny_release_state().items()}
+    return ckpt
+
+
+def test_reads_a_plain_state_dict(tmp_path):
+    src = tmp_path / 'final_state0.pth.tar'
+    torch.save(_tiny_release_state(), src)
+    state, used = extract_state_dict(load_release_checkpoint(str(src)))
+    assert used == 'plain state dict'
+    assert set(state) == set(REQUIRED_RELEASE_KEYS)
+
+
+@pytest.mark.parametrize('best', [True, False])
+def test_reads_a_training_checkpoint(tmp_path, best):
+    src = tmp_path / 'checkpoint.pth.tar'
+    torch.save(_training_checkpoint(best), src)
+    # optimizer and scaler state load under weights_only=True
+    state, used = extract_state_dict(load_release_checkpoint(str(src)))
+    assert set(state) == set(REQUIRED_RELEASE_KEYS)
+    key = 'kpt_head.heatmap_conv.weight'
+    i = float(REQUIRED_RELEASE_KEYS.index(key))
+    if best:
+        assert used == 'training checkpoint (epoch 12): best_state_dict'
+        assert state[key].tolist() == [i + 100] * 2
+    else:
+        assert used == ('training checkpoint (epoch 12): state_dict '
+                        '(module. prefix stripped)')
+        assert state[key].tolist() == [i] * 2
+
+
+def test_tool_says_which_state_dict_it_used(tmp_path):
+    """checkpoint.pth.tar of a full release training state dict: converted
+    from its best_state_dict, and the tool says so."""
+    state, expected = _release_state(32, 17, aux=True)
+    ckpt = dict(_training_checkpoint(), best_state_dict=state,
+                state_dict={'module.' + k: v + 1 for k, v in state.items()})
+    src, dst = tmp_path / 'checkpoint.pth.tar', tmp_path / 'dst.pth'
+    torch.save(ckpt, src)
+    proc = subprocess.run([sys.executable, TOOL, str(src), str(dst)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'using the training checkpoint (epoch 12): best_state_dict' \
+        in proc.stdout
+    out = torch.load(dst, weights_only=True)
+    assert out['meta']['source_state_dict'] == \
+        'training checkpoint (epoch 12): best_state_dict'
+    assert set(out['state_dict']) == set(expected)
+    assert all(float(v.abs().sum()) == 0 for v in out['state_dict'].values()
+               if v.is_floating_point())  # best_state_dict's zeros
+
+
+def _cid_state_dict() -> dict:
+    """Key names of the CID release (backbone + iia + gfd)."""
+    return {
+        'backbone.conv1.weight': torch.zeros(64, 3, 3, 3),
+        'backbone.stage2.0.branches.0.0.conv1.weight':
+        torch.zeros(32, 32, 3, 3),
+        'iia.keypoint_center_conv.weight': torch.zeros(18, 480, 1, 1),
+        'iia.keypoint_center_conv.bias': torch.zeros(18),
+        'gfd.conv_down.weight': torch.zeros(32, 480, 1, 1),
+        'gfd.c_attn.atn.0.weight': torch.zeros(32, 480),
+        'gfd.s_attn.conv.weight': torch.zeros(1, 3, 5, 5),
+        'gfd.fuse_attn.weight': torch.zeros(32, 96, 1, 1),
+        'gfd.heatmap_conv.weight': torch.zeros(17, 32, 1, 1),
+    }
+
+
+def test_rejects_a_cid_checkpoint():
+    with pytest.raises(ReleaseCheckpointError) as info:
+        extract_state_dict(_cid_state_dict())
+    msg = str(info.value)
+    assert 'CID checkpoint' in msg
+    assert 'missing release keys' in msg and \
+        'kpt_head.heatmap_conv.weight' in msg
+    assert 'iia.* (2)' in msg and 'gfd.* (5)' in msg
+    # the same inside a training checkpoint, with DDP prefixes
+    wrapped = dict(epoch=3, state_dict={
+        'module.' + k: v for k, v in _cid_state_dict().items()})
+    with pytest.raises(ReleaseCheckpointError, match='CID checkpoint'):
+        extract_state_dict(wrapped)
+
+
+def test_rejects_other_state_dicts():
+    with pytest.raises(ReleaseCheckpointError) as info:
+        extract_state_dict({'conv.weight': torch.zeros(1),
+                            'fc.bias': torch.zeros(1)})
+    msg = str(info.value)
+    assert 'missing release keys' in msg
+    for key in REQUIRED_RELEASE_KEYS:
+        assert key in msg
+    assert 'conv.* (1), fc.* (1)' in msg
+    # this project's own layout: already converted
+    with pytest.raises(ReleaseCheckpointError, match='already in this'):
+        extract_state_dict({'head.instance_head.conv_down.weight':
+                            torch.zeros(1)})
+    # one release key short
+    partial = _tiny_release_state()
+    partial.pop('kpt_head.heatmap_conv.weight')
+    with pytest.raises(ReleaseCheckpointError,
+                       match=r'missing release keys kpt_head\.heatmap_conv'):
+        extract_state_dict(partial)
+
+
+@pytest.mark.parametrize('obj,found', [
+    ([1, 2, 3], 'found a list'),
+    ('weights', 'found a str'),
+    (torch.zeros(3), 'found a Tensor'),
+    ({}, 'found an empty dict'),
+    ({'epoch': 3, 'note': 'x'}, "non-tensor entries: 'epoch', 'note'"),
+    ({'state_dict': {'a': 1}}, "its 'state_dict' is not a state dict"),
+])
+def test_rejects_junk(obj, found):
+    with pytest.raises(ReleaseCheckpointError, match=re.escape(found)):
+        extract_state_dict(obj)
+
+
+@pytest.mark.parametrize('content', [
+    b'\x00\x17not a checkpoint at all' * 50,  # random bytes
+    'truncated',  # the first half of a real checkpoint
+])
+def test_unreadable_files_are_named(tmp_path, content):
+    src = tmp_path / 'broken.pth.tar'
+    if content == 'truncated':
+        torch.save(_tiny_release_state(), src)
+        data = src.read_bytes()
+        src.write_bytes(data[:len(data) // 2])
+    else:
+        src.write_bytes(content)
+    with pytest.raises(ReleaseCheckpointError) as info:
+        load_release_checkpoint(str(src))
+    msg = str(info.value)
+    assert str(src) in msg and 'not a readable PyTorch checkpoint' in msg
+    assert 'weights_only' not in msg
+    with pytest.raises(ReleaseCheckpointError, match='cannot read the file'):
+        load_release_checkpoint(str(tmp_path / 'missing.pth'))

@@ -2,14 +2,21 @@
 
     python tools/convert_release_checkpoint.py SRC DST [--strip-aux]
 
-SRC is a plain state dict of the release (training layout with auxiliary
-heads, or deployed layout; W32 or W48; 17 or 14 keypoints), read with
-``torch.load(weights_only=True)``. DST is an MMEngine checkpoint
-(``state_dict`` + ``meta``) for ``configs/boir/boir_w{32,48}_*.py``. Every
-key is checked against the model built from the matching config: unknown,
-missing or mis-shaped keys stop the conversion with a message naming them.
+SRC is any checkpoint file the release's ``tools/train.py`` writes: the
+final ``model.module.state_dict()`` or ``model_best.pth.tar`` (plain state
+dicts), or the training checkpoint ``checkpoint.pth.tar`` (its
+``best_state_dict`` is used when present, else its ``state_dict``, whose
+``module.`` prefix is stripped); training layout with auxiliary heads or
+deployed layout; W32 or W48; 17 or 14 keypoints. It is read with
+``torch.load(weights_only=True)`` and the tool prints which state dict it
+used. DST is an MMEngine checkpoint (``state_dict`` + ``meta``) for
+``configs/boir/boir_w{32,48}_*.py``. Every key is checked against the model
+built from the matching config (its layer widths, e.g. the instance
+keypoint head's channels, come from there): unknown, missing or mis-shaped
+keys stop the conversion with a message naming them.
 """
 import argparse
+import functools
 import os.path as osp
 import sys
 
@@ -19,7 +26,9 @@ from mmengine.registry import init_default_scope
 from mmpose.registry import MODELS
 
 import mmpose_boir  # noqa: F401
-from mmpose_boir.converters import ReleaseCheckpointError, convert_state_dict
+from mmpose_boir.converters import (ReleaseCheckpointError,
+                                    convert_state_dict, extract_state_dict,
+                                    load_release_checkpoint)
 from mmpose_boir.converters.release_checkpoint import detect_layout
 
 CONFIGS = {32: 'boir_w32_coco.py', 48: 'boir_w48_coco.py'}
@@ -29,6 +38,11 @@ def expected_layout(width: int, num_keypoints: int) -> dict:
     """Our state-dict keys and shapes for a BoIR of this width and K."""
     if width not in CONFIGS:
         raise ReleaseCheckpointError(f'unsupported HRNet width {width}')
+    return dict(_expected_layout(width, num_keypoints))
+
+
+@functools.lru_cache(maxsize=None)
+def _expected_layout(width: int, num_keypoints: int) -> dict:
     init_default_scope('mmpose')
     root = osp.join(osp.dirname(osp.abspath(__file__)), '..')
     cfg = Config.fromfile(osp.join(root, 'configs', 'boir', CONFIGS[width]))
@@ -40,16 +54,20 @@ def expected_layout(width: int, num_keypoints: int) -> dict:
 
 
 def convert(src: str, dst: str, strip_aux: bool = False) -> dict:
-    """Convert ``src`` to ``dst``; returns the ``meta`` written."""
-    state_dict = torch.load(src, map_location='cpu', weights_only=True)
-    if isinstance(state_dict, dict) and 'state_dict' in state_dict:
-        state_dict = state_dict['state_dict']
-    layout = detect_layout(state_dict)
-    converted = convert_state_dict(
-        state_dict,
-        expected_layout(layout['width'], layout['num_keypoints']),
-        strip_aux=strip_aux)
+    """Convert ``src`` to ``dst``; returns the ``meta`` written, whose
+    ``source_state_dict`` says which state dict of ``src`` was used."""
+    loaded = load_release_checkpoint(src)  # its errors name the file
+    try:
+        state_dict, used = extract_state_dict(loaded)
+        layout = detect_layout(state_dict)
+        converted = convert_state_dict(
+            state_dict,
+            expected_layout(layout['width'], layout['num_keypoints']),
+            strip_aux=strip_aux)
+    except ReleaseCheckpointError as exc:
+        raise ReleaseCheckpointError(f'{src}: {exc}') from None
     meta = dict(source=osp.abspath(src), source_format='BoIR release',
+                source_state_dict=used,
                 width=layout['width'], num_keypoints=layout['num_keypoints'],
                 with_aux_heads=layout['with_aux'] and not strip_aux)
     torch.save(dict(state_dict=converted, meta=meta), dst)
@@ -66,8 +84,9 @@ def main() -> int:
     try:
         meta = convert(args.src, args.dst, args.strip_aux)
     except ReleaseCheckpointError as exc:
-        print(f'{args.src}: {exc}', file=sys.stderr)
+        print(f'error: {exc}', file=sys.stderr)
         return 1
+    print(f'{args.src}: using the {meta["source_state_dict"]}')
     print(f'{args.dst}: W{meta["width"]}, {meta["num_keypoints"]} keypoints,'
           f' auxiliary heads {"kept" if meta["with_aux_heads"] else "none"}')
     return 0

@@ -1,6 +1,8 @@
-from .release_checkpoint import (ReleaseCheckpointError, convert_state_dict,
-                                 release_key_to_ours)
+from .release_checkpoint import (REQUIRED_RELEASE_KEYS, ReleaseCheckpointError,
+                                 convert_state_dict, extract_state_dict,
+                                 load_release_checkpoint, release_key_to_ours)
 
 __all__ = [
-    'ReleaseCheckpointError', 'convert_state_dict', 'release_key_to_ours'
+    'REQUIRED_RELEASE_KEYS', 'ReleaseCheckpointError', 'convert_state_dict',
+    'extract_state_dict', 'load_release_checkpoint', 'release_key_to_ours'
 ]

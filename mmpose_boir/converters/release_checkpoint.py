@@ -1,16 +1,49 @@
 """Map the authors' released BoIR state dicts to this project's layout.
 
-Release layout (spec section 7): ``backbone.*`` (identical to MMPose's
-HRNet), ``multihead.neck.0.*``, ``multihead.{center_head, buk_head,
-emb_head, bbox_head}.head.{0,1}.*`` (BasicBlock shortcut as
-``downsample.conv`` / ``downsample.norm_layer``) and ``kpt_head.*``.
+Release layout: ``backbone.*`` (identical to MMPose's HRNet),
+``multihead.neck.0.*``, ``multihead.{center_head, buk_head, emb_head,
+bbox_head}.head.{0,1}.*`` (BasicBlock shortcut as ``downsample.conv`` /
+``downsample.norm_layer``) and ``kpt_head.*``.
+
+The release's ``tools/train.py`` writes three kinds of file, all read by
+:func:`load_release_checkpoint` + :func:`extract_state_dict`:
+
+* ``model/final_state0.pth.tar``: ``model.module.state_dict()``, a plain
+  state dict;
+* ``model_best.pth.tar``: the training checkpoint's ``best_state_dict``, a
+  plain state dict;
+* ``model/checkpoint.pth.tar``: a training checkpoint, a dict with
+  ``epoch``, ``model`` (the model name), ``state_dict`` (of the
+  ``DistributedDataParallel``/``DataParallel`` wrapper, so every key starts
+  with ``module.``), ``best_state_dict`` (``model.module.state_dict()``),
+  ``perf``, ``optimizer`` and ``scaler``.
+
+The published ``w32.pth.tar`` / ``w48.pth.tar`` are one of these (the
+release's ``tools/valid.py`` reads a plain state dict or the
+``best_state_dict`` entry).
 """
+import pickle
 import re
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import torch
 
 from mmpose_boir.models.heads.boir_head import AUX_HEADS
+
+#: Entries of a release training checkpoint that hold a state dict, in the
+#: order they are preferred.
+TRAINING_STATE_KEYS = ('best_state_dict', 'state_dict')
+#: Keys every BoIR release state dict has (deployed and training layouts).
+REQUIRED_RELEASE_KEYS = (
+    'backbone.conv1.weight',
+    'backbone.stage2.0.branches.0.0.conv1.weight',
+    'multihead.neck.0.project.0.weight',
+    'multihead.center_head.head.1.weight',
+    'kpt_head.conv_down.weight',
+    'kpt_head.heatmap_conv.weight',
+)
+#: Prefix of the keys of a state dict saved from a DDP/DataParallel wrapper.
+WRAPPER_PREFIX = 'module.'
 
 #: (release prefix, our prefix), first match wins.
 PREFIXES: List[Tuple[str, str]] = [
@@ -42,6 +75,114 @@ def release_key_to_ours(key: str) -> Optional[str]:
             return re.sub(r'\.downsample\.norm_layer\.', '.downsample.1.',
                           ours)
     return None
+
+
+def load_release_checkpoint(path: str) -> object:
+    """``torch.load(path, weights_only=True)`` on the CPU, with a clear
+    :class:`ReleaseCheckpointError` for a file that is missing, unreadable,
+    corrupt/truncated or holds more than tensors and plain containers."""
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except OSError as exc:  # missing file, a directory, no permission
+        raise ReleaseCheckpointError(
+            f'{path}: cannot read the file ({exc.strerror or exc})') from None
+    except pickle.UnpicklingError as exc:
+        found = re.search(r'Unsupported global: GLOBAL ([\w.]+)', str(exc))
+        if found:
+            raise ReleaseCheckpointError(
+                f'{path}: holds a {found.group(1)} object, not only tensors '
+                'and plain containers as a BoIR release checkpoint does; '
+                'refusing to unpickle it') from None
+        raise ReleaseCheckpointError(
+            f'{path} is not a readable PyTorch checkpoint: it cannot be '
+            'unpickled (corrupt or truncated file, or not written by '
+            'torch.save)') from None
+    except Exception as exc:  # zip reader errors, EOFError, ValueError...
+        raise ReleaseCheckpointError(
+            f'{path} is not a readable PyTorch checkpoint: it cannot be '
+            f'unpickled (corrupt or truncated file, or not written by '
+            f'torch.save; {type(exc).__name__})') from None
+
+
+def extract_state_dict(obj: object) -> Tuple[Dict[str, torch.Tensor], str]:
+    """The release state dict inside what ``torch.load`` returned.
+
+    Accepts a plain release state dict, or a release training checkpoint
+    (``checkpoint.pth.tar``), whose ``best_state_dict`` is taken when
+    present, else its ``state_dict``; a ``module.`` prefix on the keys (a
+    DDP/DataParallel wrapper's state dict) is stripped.
+
+    Returns:
+        ``(state_dict, description)``; the description says which entry was
+        used, e.g. ``"training checkpoint (epoch 140): best_state_dict"``.
+
+    Raises:
+        ReleaseCheckpointError: ``obj`` is no dict, a dict of anything but
+            tensors, or a state dict without the release's keys (a CID
+            checkpoint, this project's own layout, any other model), naming
+            what was found and which release keys are missing.
+    """
+    if not isinstance(obj, dict):
+        raise ReleaseCheckpointError(
+            f'not a BoIR release checkpoint: found a {type(obj).__name__}, '
+            'expected a state dict or a training checkpoint dict')
+    if not obj:
+        raise ReleaseCheckpointError(
+            'not a BoIR release checkpoint: found an empty dict')
+    entry = next((k for k in TRAINING_STATE_KEYS
+                  if isinstance(obj.get(k), dict)), None)
+    if entry is not None:
+        state_dict = obj[entry]
+        epoch = obj.get('epoch')
+        description = ('training checkpoint'
+                       + (f' (epoch {epoch})' if epoch is not None else '')
+                       + f': {entry}')
+    else:
+        state_dict, description = obj, 'plain state dict'
+    non_tensors = [k for k, v in state_dict.items()
+                   if not isinstance(k, str) or not torch.is_tensor(v)]
+    if non_tensors:
+        where = f'its {entry!r}' if entry else 'it'
+        raise ReleaseCheckpointError(
+            f'not a BoIR release checkpoint: {where} is not a state dict of '
+            f'tensors (non-tensor entries: '
+            f'{_listing(map(repr, non_tensors), 8)}); top-level keys: '
+            f'{_listing(map(repr, obj), 12)}')
+    if state_dict and all(k.startswith(WRAPPER_PREFIX) for k in state_dict):
+        state_dict = {k[len(WRAPPER_PREFIX):]: v
+                      for k, v in state_dict.items()}
+        description += f' ({WRAPPER_PREFIX} prefix stripped)'
+    missing = [k for k in REQUIRED_RELEASE_KEYS if k not in state_dict]
+    if missing:
+        raise ReleaseCheckpointError(
+            f'not a BoIR release state dict ({description}'
+            f'{_guess_model(state_dict)}): missing release keys '
+            f'{_listing(missing)}; found {len(state_dict)} keys under '
+            f'{_key_groups(state_dict)}')
+    return state_dict, description
+
+
+def _key_groups(state_dict: Dict[str, object], limit: int = 12) -> str:
+    """``"backbone.* (1754), iia.* (2)"``: key counts by first name."""
+    counts: Dict[str, int] = {}
+    for key in state_dict:
+        head = key.split('.', 1)[0]
+        counts[head] = counts.get(head, 0) + 1
+    return _listing([f'{k}.* ({n})' for k, n in counts.items()], limit) \
+        if counts else 'nothing'
+
+
+def _guess_model(state_dict: Dict[str, object]) -> str:
+    """A hint for state dicts of models that are often mistaken for
+    BoIR's release."""
+    heads = {key.split('.', 1)[0] for key in state_dict}
+    if {'iia', 'gfd'} & heads or any('iia_module.' in k or 'gfd_module.' in k
+                                     for k in state_dict):
+        return '; its iia/gfd keys are those of a CID checkpoint'
+    if any(k.startswith('head.instance_head.') for k in state_dict):
+        return ('; it is already in this project\'s layout: load it '
+                'directly, without converting')
+    return ''
 
 
 def detect_layout(state_dict: Dict[str, torch.Tensor]) -> Dict[str, object]:

@@ -16,7 +16,35 @@ class BoIR(BottomupPoseEstimator):
     [...])``, :class:`PackMultiScalePoseInputs` and
     :class:`BoIRDataPreprocessor`) reach ``predict``; everything
     BoIR-specific lives in :class:`BoIRHead`.
+
+    Loading: :meth:`_load_state_dict_pre_hook` does not rename
+    ``keypoint_head`` keys (see there), so BoIR state dicts load unchanged.
     """
+
+    def _load_state_dict_pre_hook(self, state_dict, prefix, local_meta,
+                                  *args, **kwargs) -> None:
+        """Drop the data preprocessor's ``mean``/``std``; rename nothing.
+
+        :class:`BasePoseEstimator` registers ``self._load_state_dict_pre_hook``
+        in its ``__init__``; the bound method is looked up on the instance,
+        so this override replaces MMPose's hook. MMPose's hook does two
+        things: it drops ``data_preprocessor.{mean,std}`` (they come from
+        the config, not from training; kept here), and it converts MMPose
+        0.x top-down checkpoints: in a state dict without version metadata
+        (``local_meta`` has no ``version``) every key containing
+        ``keypoint_head`` is renamed to ``head``. That metadata is absent
+        whenever a state dict is rebuilt as a plain dict, as
+        ``tools/convert_release_checkpoint.py`` does, and BoIR's head has a
+        sub-module ``head.keypoint_head`` (the auxiliary multi-person
+        keypoint heatmap head; the name is kept, the release parity tests
+        and the docs use it), so ``head.keypoint_head.*`` would arrive as
+        ``head.head.*``: the auxiliary head would keep its initial weights,
+        and ``strict=True`` loading would fail with its keys both missing
+        and unexpected. No MMPose 0.x BoIR checkpoint exists, so this hook
+        renames nothing.
+        """
+        for name in ('data_preprocessor.mean', 'data_preprocessor.std'):
+            state_dict.pop(prefix + name, None)
 
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
         """``BottomupPoseEstimator.forward``; in predict mode with

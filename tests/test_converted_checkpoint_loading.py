@@ -1,0 +1,165 @@
+"""Converted release checkpoints load into the W32 model with every weight.
+
+The release-layout state dicts are re-created from the parity fixtures'
+manifests (the training fixture's is the release's train-mode state dict,
+auxiliary heads included; the inference fixture's the deployed one),
+written as the release writes them, converted with
+``tools/convert_release_checkpoint.py`` and loaded the way a user loads
+them: ``mmengine.runner.load_checkpoint(..., strict=True)`` and a Runner's
+``load_from``.
+"""
+import importlib.util
+
+import pytest
+import torch
+
+import mmpose_boir  # noqa: F401  (first: makes mmpose.models importable)
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner, load_checkpoint
+from mmpose.models.pose_estimators import BottomupPoseEstimator
+from mmpose.registry import MODELS
+from mmpose_boir.converters import release_key_to_ours
+from mmpose_boir.models.heads.boir_head import AUX_HEADS
+from mmpose_boir.models.pose_estimators import BoIR
+from release_fixture import (FIXTURE, TRAIN_FIXTURE, load_fixture, manifest,
+                             weights_from_manifest)
+
+TOOL = 'tools/convert_release_checkpoint.py'
+CONFIG = 'configs/boir/boir_w32_coco.py'
+AUX_KEY = 'head.keypoint_head.1.weight'  # the aux keypoint heatmap conv
+
+
+def _release_state(path):
+    fixture = load_fixture(path)
+    return weights_from_manifest(manifest(fixture), int(fixture['seed']))
+
+
+def _build(with_aux_heads=True):
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.backbone.init_cfg = None
+    cfg.model.head.with_aux_heads = with_aux_heads
+    return MODELS.build(cfg.model)
+
+
+@pytest.fixture(scope='module')
+def release():
+    """Release state dicts: training (with aux heads) and deployed."""
+    return dict(train=_release_state(TRAIN_FIXTURE),
+                deploy=_release_state(FIXTURE))
+
+
+@pytest.fixture(scope='module')
+def converted(release, tmp_path_factory):
+    """Converted files: from a DDP training checkpoint (checkpoint.pth.tar,
+    read through its best_state_dict), from the plain deployed state dict,
+    and the training one with ``--strip-aux``."""
+    spec = importlib.util.spec_from_file_location('convert', TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    root = tmp_path_factory.mktemp('converted')
+    train = release['train']
+    ckpt = dict(epoch=140, model='boir', perf=-1, optimizer={}, scaler=None,
+                state_dict={'module.' + k: v for k, v in train.items()},
+                best_state_dict=train)
+    torch.save(ckpt, root / 'checkpoint.pth.tar')
+    torch.save(release['deploy'], root / 'final_state0.pth.tar')
+    paths = dict(train=root / 'train.pth', deploy=root / 'deploy.pth',
+                 stripped=root / 'stripped.pth')
+    metas = dict(
+        train=tool.convert(str(root / 'checkpoint.pth.tar'),
+                           str(paths['train'])),
+        deploy=tool.convert(str(root / 'final_state0.pth.tar'),
+                            str(paths['deploy'])),
+        stripped=tool.convert(str(root / 'checkpoint.pth.tar'),
+                              str(paths['stripped']), strip_aux=True))
+    assert metas['train']['source_state_dict'] == \
+        'training checkpoint (epoch 140): best_state_dict'
+    assert metas['train']['with_aux_heads']
+    assert metas['deploy']['source_state_dict'] == 'plain state dict'
+    assert not metas['deploy']['with_aux_heads']
+    return {k: str(v) for k, v in paths.items()}
+
+
+@pytest.fixture(scope='module')
+def train_model():
+    return _build(with_aux_heads=True)
+
+
+@pytest.fixture(scope='module')
+def deploy_model():
+    return _build(with_aux_heads=False)
+
+
+def _assert_holds(model, release_state):
+    """Every weight of ``model`` is the release's, aux head included."""
+    ours = model.state_dict()
+    source = {release_key_to_ours(k): v for k, v in release_state.items()}
+    assert None not in source
+    for key, value in ours.items():
+        assert key in source, key
+        assert torch.equal(value, source[key]), key
+    return ours
+
+
+def test_training_checkpoint_loads_strict(train_model, converted, release):
+    load_checkpoint(train_model, converted['train'], map_location='cpu',
+                    strict=True)
+    ours = _assert_holds(train_model, release['train'])
+    assert torch.equal(ours[AUX_KEY],
+                       release['train']['multihead.buk_head.head.1.weight'])
+    assert len(ours) == len(release['train'])
+
+
+def test_deployed_checkpoints_load_strict(deploy_model, converted, release):
+    for name in ('deploy', 'stripped', 'train'):
+        # a training checkpoint loads into the deployed model too: the head
+        # drops the auxiliary weights itself
+        load_checkpoint(deploy_model, converted[name], map_location='cpu',
+                        strict=True)
+        source = release['deploy' if name == 'deploy' else 'train']
+        ours = _assert_holds(deploy_model, source)
+        assert not any(k.split('.')[1] in AUX_HEADS for k in ours
+                       if k.startswith('head.'))
+
+
+def test_runner_load_from(converted, release, tmp_path):
+    """A config's ``load_from`` (Runner.load_or_resume, non-strict: a
+    renamed key would only be logged) gives the model every release weight."""
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.backbone.init_cfg = None
+    runner = Runner(model=cfg.model, work_dir=str(tmp_path),
+                    load_from=converted['train'], default_scope='mmpose',
+                    experiment_name=f'load_from_{id(tmp_path)}',
+                    log_level='WARNING')
+    runner.load_or_resume()
+    _assert_holds(runner.model, release['train'])
+
+
+def test_no_legacy_keypoint_head_renaming(train_model):
+    """MMPose's pose-estimator hook renames ``keypoint_head`` keys of state
+    dicts without version metadata (MMPose 0.x checkpoints); BoIR's does
+    not, and still drops the data preprocessor's mean/std."""
+    assert BoIR._load_state_dict_pre_hook is not \
+        BottomupPoseEstimator._load_state_dict_pre_hook
+    state = {AUX_KEY: torch.zeros(1), 'data_preprocessor.mean': torch.ones(3),
+             'data_preprocessor.std': torch.ones(3)}
+    legacy = dict(state)
+    BottomupPoseEstimator._load_state_dict_pre_hook(train_model, legacy, '',
+                                                    {})
+    assert 'head.head.1.weight' in legacy  # what BoIR must not do
+    train_model._load_state_dict_pre_hook(state, '', {})
+    assert list(state) == [AUX_KEY]
+
+    # end to end: a plain state dict (no metadata) with extra mean/std keys
+    plain = {k: v.clone() for k, v in train_model.state_dict().items()}
+    before = plain[AUX_KEY].clone()
+    plain['data_preprocessor.mean'] = torch.ones(3, 1, 1)
+    plain[AUX_KEY] = torch.full_like(plain[AUX_KEY], 0.25)
+    try:
+        train_model.load_state_dict(plain, strict=True)
+        assert bool((train_model.state_dict()[AUX_KEY] == 0.25).all())
+    finally:
+        train_model.head.keypoint_head[1].weight.data.copy_(before)
