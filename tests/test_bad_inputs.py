@@ -74,11 +74,15 @@ def test_bad_inputs_give_finite_losses(hostile_json):
     dataset_cfg.ann_file = hostile_json
     dataset_cfg.data_root = ''
     dataset_cfg.data_prefix = dict(img=IMAGES)
-    dataset = DATASETS.build(dataset_cfg)
-    # MMPose's bottom-up CocoDataset (like the release) leaves training
-    # images without any annotation out of the index; the crowd-only image,
-    # which has no person with keypoints, stays and trains the heatmaps as a
+    # the config's filter (the release's): only images with a non-crowd
+    # person with a labelled keypoint
+    assert len(DATASETS.build(dataset_cfg)) == 2
+    # without it, MMPose's bottom-up CocoDataset leaves training images
+    # without any annotation out of the index; the crowd-only image, which
+    # has no person with keypoints, stays and trains the heatmaps as a
     # negative.
+    dataset_cfg.filter_cfg = None
+    dataset = DATASETS.build(dataset_cfg)
     assert len(dataset) == 3
     assert dataset.get_data_info(0)['img_id'] == json.load(
         open(SRC))['images'][1]['id']

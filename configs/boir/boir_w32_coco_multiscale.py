@@ -12,7 +12,7 @@ model = dict(test_cfg=dict(multiscale_test=True))
 
 val_pipeline = [
     dict(type='LoadImage'),
-    dict(type='BottomupResize', input_size={{_base_.input_size}},
+    dict(type='BoIRBottomupResize', input_size={{_base_.input_size}},
          size_factor=64, resize_mode='expand', aug_scales=[0.5, 2.0]),
     dict(type='PackMultiScalePoseInputs',
          meta_keys=('id', 'img_id', 'img_path', 'crowd_index', 'ori_shape',
