@@ -1,9 +1,13 @@
 """mmpose-boir: BoIR (BMVC 2023) as an MMPose 1.x plugin.
 
-Importing this package registers every module into MMPose's registries.
-The compatibility shims in :mod:`mmpose_boir.compat` run first, so that
-``mmpose.models`` imports on installs without compiled ``mmcv.ops`` and
-MMEngine checkpoints load under torch's weights-only default.
+Importing this package registers every module into MMPose's registries and
+wraps MMEngine's checkpoint loaders (registered again with
+``CheckpointLoader.register_scheme``). The
+compatibility shims of :mod:`mmpose_boir.compat` run first: a placeholder
+``mmcv.ops`` where the real one does not import (mmcv-lite), so that
+``mmpose.models`` imports; and MMEngine's checkpoint loaders allow-listing
+MMEngine's checkpoint types for weights-only loading while they load. See
+docs/install.md, "Compatibility shims".
 """
 from .version import __version__  # noqa: F401
 from . import compat  # noqa: F401  (must run before mmpose.models is imported)

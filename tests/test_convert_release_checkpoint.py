@@ -1,6 +1,5 @@
 """tools/convert_release_checkpoint.py: every release layout, and clear
 rejections."""
-import importlib.util
 import os.path as osp
 import re
 import subprocess
@@ -9,23 +8,20 @@ import sys
 import pytest
 import torch
 
-from mmpose_boir.converters import (REQUIRED_RELEASE_KEYS,
-                                    ReleaseCheckpointError,
-                                    convert_state_dict, extract_state_dict,
-                                    load_release_checkpoint,
-                                    release_key_to_ours)
 from release_fixture import TRAIN_FIXTURE, load_fixture, manifest
+from tool_modules import load_tool
+
+converter = load_tool('convert_release_checkpoint')
+REQUIRED_RELEASE_KEYS = converter.REQUIRED_RELEASE_KEYS
+ReleaseCheckpointError = converter.ReleaseCheckpointError
+convert_state_dict = converter.convert_state_dict
+extract_state_dict = converter.extract_state_dict
+load_release_checkpoint = converter.load_release_checkpoint
+release_key_to_ours = converter.release_key_to_ours
 
 TOOL = 'tools/convert_release_checkpoint.py'
 W48_FIXTURE = osp.join(osp.dirname(TRAIN_FIXTURE),
                        'release_coco_w48_seed2024.npz')
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location('convert', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _ours_to_release(key: str) -> str:
@@ -49,7 +45,7 @@ def _ours_to_release(key: str) -> str:
 
 
 def _release_state(width: int, num_keypoints: int, aux: bool) -> dict:
-    expected = _tool().expected_layout(width, num_keypoints)
+    expected = converter.expected_layout(width, num_keypoints)
     state = {}
     for key, shape in expected.items():
         if not aux and key.split('.')[1] in ('keypoint_head',
@@ -61,7 +57,7 @@ def _release_state(width: int, num_keypoints: int, aux: bool) -> dict:
 
 def test_fixture_manifest_maps_onto_the_w32_model():
     fixture = load_fixture()
-    expected = _tool().expected_layout(32, 17)
+    expected = converter.expected_layout(32, 17)
     entries = manifest(fixture)
     mapped = {release_key_to_ours(k): tuple(s) for k, s in entries}
     assert None not in mapped
@@ -77,7 +73,7 @@ def test_training_fixture_manifest_maps_onto_the_w32_model():
     entries = manifest(load_fixture(TRAIN_FIXTURE))
     mapped = {release_key_to_ours(k): tuple(s) for k, s in entries}
     assert None not in mapped and len(mapped) == len(entries)
-    assert mapped == _tool().expected_layout(32, 17)
+    assert mapped == converter.expected_layout(32, 17)
 
 
 def test_w48_fixture_manifest_maps_onto_the_w48_model():
@@ -87,7 +83,7 @@ def test_w48_fixture_manifest_maps_onto_the_w48_model():
     mapped = {release_key_to_ours(k): tuple(s) for k, s in entries}
     assert None not in mapped
     assert mapped['head.instance_head.conv_down.weight'] == (96, 720, 1, 1)
-    expected = _tool().expected_layout(48, 17)
+    expected = converter.expected_layout(48, 17)
     deployed = {k: v for k, v in expected.items()
                 if k.split('.')[1] not in ('keypoint_head', 'embedding_head',
                                            'bbox_head')}
@@ -139,7 +135,7 @@ def test_rejects_missing_extra_and_misshaped_keys(tmp_path):
     partial_aux = dict(state, **{
         'multihead.buk_head.head.1.bias': torch.zeros(17)})
     with pytest.raises(ReleaseCheckpointError, match='missing keys'):
-        convert_state_dict(partial_aux, _tool().expected_layout(32, 17))
+        convert_state_dict(partial_aux, converter.expected_layout(32, 17))
 
 
 def test_writes_an_mmengine_checkpoint_with_meta(tmp_path):

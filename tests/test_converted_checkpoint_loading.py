@@ -8,8 +8,6 @@ written as the release writes them, converted with
 them: ``mmengine.runner.load_checkpoint(..., strict=True)`` and a Runner's
 ``load_from``.
 """
-import importlib.util
-
 import pytest
 import torch
 
@@ -19,13 +17,15 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 from mmpose.models.pose_estimators import BottomupPoseEstimator
 from mmpose.registry import MODELS
-from mmpose_boir.converters import release_key_to_ours
 from mmpose_boir.models.heads.boir_head import AUX_HEADS
 from mmpose_boir.models.pose_estimators import BoIR
 from release_fixture import (FIXTURE, TRAIN_FIXTURE, load_fixture, manifest,
                              weights_from_manifest)
+from tool_modules import load_tool
 
-TOOL = 'tools/convert_release_checkpoint.py'
+converter = load_tool('convert_release_checkpoint')
+release_key_to_ours = converter.release_key_to_ours
+
 CONFIG = 'configs/boir/boir_w32_coco.py'
 AUX_KEY = 'head.keypoint_head.1.weight'  # the aux keypoint heatmap conv
 
@@ -55,9 +55,6 @@ def converted(release, tmp_path_factory):
     """Converted files: from a DDP training checkpoint (checkpoint.pth.tar,
     read through its best_state_dict), from the plain deployed state dict,
     and the training one with ``--strip-aux``."""
-    spec = importlib.util.spec_from_file_location('convert', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     root = tmp_path_factory.mktemp('converted')
     train = release['train']
     ckpt = dict(epoch=140, model='boir', perf=-1, optimizer={}, scaler=None,
@@ -68,11 +65,11 @@ def converted(release, tmp_path_factory):
     paths = dict(train=root / 'train.pth', deploy=root / 'deploy.pth',
                  stripped=root / 'stripped.pth')
     metas = dict(
-        train=tool.convert(str(root / 'checkpoint.pth.tar'),
+        train=converter.convert(str(root / 'checkpoint.pth.tar'),
                            str(paths['train'])),
-        deploy=tool.convert(str(root / 'final_state0.pth.tar'),
+        deploy=converter.convert(str(root / 'final_state0.pth.tar'),
                             str(paths['deploy'])),
-        stripped=tool.convert(str(root / 'checkpoint.pth.tar'),
+        stripped=converter.convert(str(root / 'checkpoint.pth.tar'),
                               str(paths['stripped']), strip_aux=True))
     assert metas['train']['source_state_dict'] == \
         'training checkpoint (epoch 140): best_state_dict'

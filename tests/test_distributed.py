@@ -1,10 +1,11 @@
 """Two-process training of the tiny config with `tools/dist_train.sh`.
 
 On a machine without a GPU (CI) the ranks run on CPU with the gloo backend
-(mmpose_boir/compat/cpu_distributed.py). Checks: torchrun and both ranks
-exit cleanly, every rank logged its own finite losses for every iteration,
-the distributed validation ran, rank 0's checkpoint loads strictly into a
-freshly built model with torch's weights-only loading, and
+(tools/train.py and tools/test.py apply tools/cpu_distributed.py). Checks:
+torchrun and both ranks exit cleanly, every rank logged its own finite
+losses for every iteration, the distributed validation ran, rank 0's
+checkpoint loads strictly into a freshly built model with torch's
+weights-only loading, and
 `tools/dist_test.sh` evaluates it with 2 processes. SyncBN: the config
 switch converts every BatchNorm (a GPU-only layer, so checked statically).
 """
@@ -74,11 +75,12 @@ def test_rank0_checkpoint_loads_weights_only(dist_run):
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
 
-    import mmpose_boir  # noqa: F401  (registers the allow-listed globals)
+    from mmpose_boir.compat.checkpoint import allow_mmengine_checkpoints
     work_dir, _ = dist_run
     path = osp.join(str(work_dir), 'epoch_1.pth')
     assert osp.isfile(path)
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    with allow_mmengine_checkpoints():
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
     state = ckpt['state_dict']
     assert not any(k.startswith('module.') for k in state)
     init_default_scope('mmpose')
@@ -127,3 +129,28 @@ def test_syncbn_switch_converts_every_batchnorm():
     reverted = revert_sync_batchnorm(synced)
     assert not any(isinstance(m, torch.nn.SyncBatchNorm)
                    for m in reverted.modules())
+
+
+def test_cpu_fallback_belongs_to_the_tools():
+    """tools/train.py and tools/test.py patch MMEngine only when launched
+    with a launcher; the patch can be taken back."""
+    from mmengine.dist import utils
+    from mmengine.model.wrappers import distributed as wrappers
+    from tool_modules import load_tool
+    launcher_of = load_tool('mmpose_tools').launcher_of
+    assert launcher_of(['cfg.py', '--launcher', 'pytorch']) == 'pytorch'
+    assert launcher_of(['cfg.py', '--launcher=slurm', '--amp']) == 'slurm'
+    assert launcher_of(['cfg.py', '--work-dir', 'w']) is None
+
+    cpu_distributed = load_tool('cpu_distributed')
+    init = utils._init_dist_pytorch
+    ddp_init = wrappers.MMDistributedDataParallel.__init__
+    try:
+        if cpu_distributed.patch():  # False where a GPU exists
+            assert utils._init_dist_pytorch is not init
+            assert wrappers.MMDistributedDataParallel.__init__ \
+                is not ddp_init
+    finally:
+        cpu_distributed.unpatch()
+    assert utils._init_dist_pytorch is init
+    assert wrappers.MMDistributedDataParallel.__init__ is ddp_init

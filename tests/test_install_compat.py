@@ -1,4 +1,10 @@
-"""Issue 2: the install's compat shims and the environment check."""
+"""The install's compat shims and the environment check.
+
+``import mmpose_boir`` registers modules and wraps MMEngine's checkpoint
+loaders; it must not touch torch's process-wide weights-only allow-list
+nor MMEngine's distributed launcher (see docs/install.md, "Compatibility
+shims").
+"""
 import subprocess
 import sys
 
@@ -55,26 +61,125 @@ def test_custom_imports_in_a_config(tmp_path):
     assert proc.stdout.strip().endswith('BboxMaskLoss')
 
 
-def test_weights_only_loads_mmengine_content_but_not_arbitrary(tmp_path):
-    import mmpose_boir  # noqa: F401  (allow-list)
+def test_import_leaves_torch_allow_list_alone():
+    """Nothing of ours (getattr least of all) is allow-listed process-wide."""
+    proc = _python(
+        'import torch, mmpose_boir\n'
+        'from mmengine.runner import CheckpointLoader\n'
+        'safe = torch.serialization.get_safe_globals()\n'
+        'print(getattr in safe)\n'
+        'print(sorted({getattr(g, "__module__", "?").split(".")[0]\n'
+        '              for g in safe if not isinstance(g, tuple)}))\n'
+        'print(any(isinstance(g, tuple) for g in safe))\n')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    has_getattr, modules, has_alias = proc.stdout.strip().splitlines()[-3:]
+    assert has_getattr == 'False'
+    assert has_alias == 'False'
+    for ours in ('mmengine', 'numpy', 'mmpose_boir', 'mmpose'):
+        assert repr(ours) not in modules, modules
+
+
+def test_import_does_not_patch_the_distributed_launcher():
+    """The CPU fallback of ``--launcher pytorch`` is for tools/train.py and
+    tools/test.py only; ``import mmpose_boir`` leaves MMEngine alone."""
+    proc = _python(
+        'from mmengine.dist import utils\n'
+        'from mmengine.model.wrappers import distributed as wrappers\n'
+        'init, ddp = utils._init_dist_pytorch, '
+        'wrappers.MMDistributedDataParallel.__init__\n'
+        'import mmpose_boir, mmpose.models\n'
+        'print(utils._init_dist_pytorch is init, '
+        'wrappers.MMDistributedDataParallel.__init__ is ddp)\n')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ['True', 'True'], proc.stdout
+
+
+def _mmengine_content_checkpoint(path):
     from mmengine.logging import HistoryBuffer
     buffer = HistoryBuffer()
     buffer.update(1.5)
-    path = tmp_path / 'ckpt.pth'
     torch.save(dict(state_dict={'w': torch.ones(2)},
                     meta=dict(buffer=buffer, arr=np.arange(3),
                               scalar=np.float64(2.0))), path)
-    out = torch.load(path, weights_only=True)
+    return path
+
+
+class _Evil:
+
+    def __reduce__(self):
+        return (print, ('pwned', ))
+
+
+class _ForgedLookup:
+    """Pickles as ``getattr(HistoryBuffer, 'update')``: a lookup that a
+    Runner checkpoint never makes."""
+
+    def __reduce__(self):
+        from mmengine.logging import HistoryBuffer
+        return (getattr, (HistoryBuffer, 'update'))
+
+
+def test_mmengine_content_loads_weights_only_in_scope_only(tmp_path):
+    import pickle
+
+    import mmpose_boir  # noqa: F401
+    from mmengine.runner import CheckpointLoader
+    from mmpose_boir.compat.checkpoint import allow_mmengine_checkpoints
+    path = _mmengine_content_checkpoint(tmp_path / 'ckpt.pth')
+    before = set(torch.serialization.get_safe_globals())
+    # MMEngine's loader: allow-listed while it loads
+    out = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
     assert out['meta']['buffer'].current() == 1.5
+    assert out['meta']['buffer'].statistics('mean') == 1.5
     assert (out['meta']['arr'] == np.arange(3)).all()
+    assert set(torch.serialization.get_safe_globals()) == before
+    # a plain torch.load: not allow-listed
+    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer|numpy'):
+        torch.load(path, weights_only=True)
+    with allow_mmengine_checkpoints():
+        assert torch.load(path, weights_only=True)['meta']['scalar'] == 2.0
+    assert set(torch.serialization.get_safe_globals()) == before
 
-    class Evil:
-        def __reduce__(self):
-            return (print, ('pwned', ))
 
-    torch.save(dict(x=Evil()), tmp_path / 'evil.pth')
-    with pytest.raises(Exception, match='[Ww]eights only'):
-        torch.load(tmp_path / 'evil.pth', weights_only=True)
+@pytest.mark.parametrize('payload', [_Evil, _ForgedLookup])
+def test_arbitrary_content_is_refused_even_in_scope(tmp_path, payload):
+    import pickle
+
+    import mmpose_boir  # noqa: F401
+    from mmengine.runner import CheckpointLoader, load_checkpoint
+    from mmpose_boir.compat.checkpoint import allow_mmengine_checkpoints
+    path = tmp_path / 'evil.pth'
+    torch.save(dict(state_dict={}, meta=dict(x=payload())), path)
+    with pytest.raises(pickle.UnpicklingError):
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    with pytest.raises(pickle.UnpicklingError):
+        load_checkpoint(torch.nn.Linear(1, 1), str(path), map_location='cpu')
+    with allow_mmengine_checkpoints(), pytest.raises(pickle.UnpicklingError):
+        torch.load(path, weights_only=True)
+
+
+def test_checkpoint_loader_wrapping_can_be_undone(tmp_path):
+    import pickle
+
+    from mmengine.runner import CheckpointLoader
+    from mmengine.runner.checkpoint import load_from_local
+    from mmpose_boir.compat import checkpoint
+    path = _mmengine_content_checkpoint(tmp_path / 'ckpt.pth')
+    assert checkpoint.installed()
+    try:
+        checkpoint.uninstall()
+        assert not checkpoint.installed()
+        assert CheckpointLoader._get_checkpoint_loader(str(path)) \
+            is load_from_local
+        with pytest.raises(pickle.UnpicklingError):
+            CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    finally:
+        checkpoint.install()
+    checkpoint.install()  # idempotent: wraps once
+    loader = CheckpointLoader._get_checkpoint_loader(str(path))
+    assert loader.__wrapped__ is load_from_local
+    assert CheckpointLoader.load_checkpoint(str(path))['meta']['arr'].sum() \
+        == 3
 
 
 def test_env_check_passes_on_this_install():

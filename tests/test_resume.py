@@ -5,6 +5,13 @@ Runs `tools/train.py` three times on the iteration-based tiny config
 iterations, once stopping after 3, and once resuming that run with
 `--resume`. The losses of every iteration (full precision, from MMEngine's
 LocalVisBackend records) and the final weights must agree within 1e-5.
+
+The Runner's checkpoints (message hub included) load with torch's
+weights-only unpickler: through MMEngine's loaders (``--resume``,
+``load_checkpoint``), where ``import mmpose_boir`` scopes the allow-list of
+MMEngine's checkpoint types, and with ``torch.load(weights_only=True)``
+inside ``allow_mmengine_checkpoints()``; never with a process-wide
+allow-list.
 """
 import os.path as osp
 
@@ -58,10 +65,12 @@ def test_losses_equal_at_every_iteration(runs):
 
 
 def test_final_weights_and_optimizer_state_equal(runs):
-    import mmpose_boir  # noqa: F401  (weights-only allow-list)
+    from mmpose_boir.compat.checkpoint import allow_mmengine_checkpoints
     one_go, split, _ = runs
-    a, b = (torch.load(osp.join(str(d), f'iter_{N}.pth'), map_location='cpu',
-                       weights_only=True) for d in (one_go, split))
+    with allow_mmengine_checkpoints():
+        a, b = [torch.load(osp.join(str(d), f'iter_{N}.pth'),
+                           map_location='cpu', weights_only=True)
+                for d in (one_go, split)]
     assert a['meta']['iter'] == b['meta']['iter'] == N
     assert a['state_dict'].keys() == b['state_dict'].keys()
     for key, value in a['state_dict'].items():
@@ -74,6 +83,38 @@ def test_final_weights_and_optimizer_state_equal(runs):
         for name, value in state_a[idx].items():
             torch.testing.assert_close(state_b[idx][name], value, rtol=0,
                                        atol=TOL)
+
+
+def test_runner_checkpoint_loads_weights_only_through_mmengine(runs):
+    """A Runner checkpoint, message hub included, through MMEngine's
+    ``load_checkpoint`` / ``CheckpointLoader`` (what ``load_from``,
+    ``--resume`` and ``mim test`` use) after ``import mmpose_boir``, with
+    torch's process-wide allow-list unchanged before and after."""
+    import pickle
+
+    from mmengine.config import Config
+    from mmengine.logging import HistoryBuffer
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import CheckpointLoader, load_checkpoint
+    from mmpose.registry import MODELS
+
+    import mmpose_boir  # noqa: F401
+    _, split, _ = runs
+    path = osp.join(str(split), f'iter_{N // 2}.pth')
+    before = set(torch.serialization.get_safe_globals())
+    assert getattr not in before
+    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    buffers = ckpt['message_hub']['log_scalars']
+    assert isinstance(buffers['train/loss'], HistoryBuffer)
+    assert buffers['train/loss'].statistics('mean') > 0
+    init_default_scope('mmpose')
+    model = MODELS.build(Config.fromfile(CONFIG).model)
+    loaded = load_checkpoint(model, path, map_location='cpu', strict=True)
+    assert loaded['meta']['iter'] == N // 2
+    assert set(torch.serialization.get_safe_globals()) == before
+    # outside MMEngine's loaders, nothing is allow-listed
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, map_location='cpu', weights_only=True)
 
 
 class _Payload:

@@ -1,4 +1,4 @@
-"""Issue 4: `mim test mmpose CONFIG --checkpoint CKPT` and `tools/test.py`
+"""`mim test mmpose CONFIG --checkpoint CKPT` and `tools/test.py`
 evaluate a checkpoint with each dataset's config and print its metrics."""
 import re
 import sys

@@ -4,6 +4,8 @@
 #   tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py arguments...]
 #
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT as in MMPose's script.
+# On a machine without a GPU the processes evaluate on CPU with the gloo
+# backend (tools/test.py applies tools/cpu_distributed.py).
 set -euo pipefail
 
 if [ $# -lt 3 ]; then

@@ -14,7 +14,7 @@ import argparse
 import torch
 from mmengine.runner import CheckpointLoader
 
-import mmpose_boir  # noqa: F401  (weights-only allow-list for MMEngine)
+import mmpose_boir  # noqa: F401  (MMEngine's loader reads Runner checkpoints)
 from mmpose_boir.models.heads.boir_head import AUX_HEADS
 
 

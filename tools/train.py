@@ -3,8 +3,12 @@
 Same arguments as MMPose's script (`python tools/train.py -h`); the configs
 also import mmpose_boir through `custom_imports`, so
 `mim train mmpose CONFIG ...` works too.
+
+With `--launcher pytorch` (`tools/dist_train.sh`) on a machine without a GPU,
+the processes run on CPU with the gloo backend (`tools/cpu_distributed.py`);
+MMPose's own script (`mim train mmpose ... --launcher pytorch`) does not.
 """
-from mmpose_boir.engine.mmpose_tools import run_mmpose_tool
+from mmpose_tools import run_mmpose_tool  # tools/mmpose_tools.py
 
 if __name__ == '__main__':
     run_mmpose_tool('train')

@@ -1,8 +1,10 @@
-"""Per-box / per-keypoint Python-loop references (spec sections 3.1, 5).
+"""Per-box / per-keypoint Python-loop references of the Bbox Mask Loss and
+of the instance heatmap decoding.
 
-Written for clarity, not speed: they transcribe the spec one box (one
-keypoint) at a time, and are what the vectorised ``BboxMaskLoss`` and
-``decode_instance_heatmaps`` are checked and timed against.
+Written for clarity, not speed: they compute one box (one keypoint) at a
+time, and are what the vectorised ``BboxMaskLoss`` and the codec's keypoint
+decoding are checked (by the tests) and timed (by ``tools/benchmark.py``,
+which puts this directory on ``sys.path``) against.
 """
 import math
 from typing import List, Sequence, Tuple
@@ -12,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmpose_boir.models.heads.decoding import smooth_heatmaps
+from mmpose_boir.codecs.boir_heatmap import smooth_heatmaps
 
 
 def _pull(group: List[Tensor]) -> Tensor:
@@ -44,7 +46,7 @@ def reference_bbox_mask_loss(embeddings: Tensor,
     Args and result as ``BboxMaskLoss(loss_weight=1.0)``: ``embeddings``
     [B, D, H, W], ``boxes`` B tensors [n_i, 4] (x, y, w, h) in map cells;
     a scalar divided by the number of boxes. ``detach_similarity=False``
-    backpropagates through the similarity weights (the spec does not).
+    backpropagates through the similarity weights (the method does not).
     """
     B, D, H, W = embeddings.shape
     emb = F.normalize(embeddings.float(), dim=1)

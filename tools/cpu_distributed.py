@@ -1,5 +1,10 @@
 """Let ``--launcher pytorch`` run on CPU-only machines (gloo backend).
 
+Used by ``tools/train.py`` and ``tools/test.py`` (and so by
+``tools/dist_train.sh`` / ``tools/dist_test.sh``): they call :func:`patch`
+before running MMPose's script when launched with a launcher other than
+``none``. ``import mmpose_boir`` does not apply it.
+
 MMEngine 0.10's ``_init_dist_pytorch`` always calls
 ``torch.cuda.set_device(LOCAL_RANK)`` and the default runtime asks for the
 ``nccl`` backend; ``Runner.wrap_model`` passes ``device_ids=[LOCAL_RANK]``
@@ -15,13 +20,15 @@ or MUSA), :func:`patch` makes
   the wrapped module has no parameter on an accelerator (the documented
   way to wrap a CPU module).
 
-Importing this module applies the patch (``mmpose_boir.compat`` imports it).
-On GPU machines nothing is changed. SyncBN (``sync_bn='torch'``) still
+Importing this module changes nothing; :func:`patch` applies the patch for
+the rest of the process, :func:`unpatch` takes it back. On machines with an
+accelerator :func:`patch` changes nothing. SyncBN (``sync_bn='torch'``) still
 needs GPUs: ``torch.nn.SyncBatchNorm`` refuses CPU tensors.
 """
 import functools
 
 _PATCHED = False
+_ORIGINALS = {}
 
 
 def _accelerator_present() -> bool:
@@ -51,6 +58,7 @@ def patch() -> bool:
             backend = 'gloo'
         torch_dist.init_process_group(backend=backend, **kwargs)
 
+    _ORIGINALS['init_dist_pytorch'] = dist_utils._init_dist_pytorch
     dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu
 
     ddp_cls = wrappers.MMDistributedDataParallel
@@ -64,9 +72,20 @@ def patch() -> bool:
             kwargs.pop('output_device', None)
         original_init(self, module, *args, **kwargs)
 
+    _ORIGINALS['ddp_init'] = original_init
     ddp_cls.__init__ = __init__
     _PATCHED = True
     return True
 
 
-patch()
+def unpatch() -> None:
+    """Restore MMEngine's ``_init_dist_pytorch`` and
+    ``MMDistributedDataParallel.__init__``."""
+    global _PATCHED
+    if not _PATCHED:
+        return
+    from mmengine.dist import utils as dist_utils
+    from mmengine.model.wrappers import distributed as wrappers
+    dist_utils._init_dist_pytorch = _ORIGINALS.pop('init_dist_pytorch')
+    wrappers.MMDistributedDataParallel.__init__ = _ORIGINALS.pop('ddp_init')
+    _PATCHED = False
