@@ -1,7 +1,8 @@
-"""The bad inputs named in issue 3 go through the real dataset, training
-pipeline and loss with finite losses: an image with no people, people
-without visible keypoints, zero-area and out-of-image boxes, more people
-than the instance cap, a crowd-only image."""
+"""Valid but hostile inputs go through the real dataset (the one validation
+layer, at load time), the training pipeline (no validation transform) and
+the loss with finite losses: an image with no people, people without
+visible keypoints, zero-area and out-of-image boxes, more people than the
+instance cap, a crowd-only image."""
 import copy
 import json
 

@@ -1,6 +1,9 @@
-"""Issue 4: each dataset's test config evaluates end to end and returns its
-metric keys; ground truth as prediction scores AP 1.0 through the same path."""
+"""Each dataset's test config evaluates end to end and returns its metric
+keys; ground truth as prediction scores AP 1.0 through the same path; an
+annotation file without what the evaluator reads fails when the test
+dataset loads, not after the inference pass."""
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from mmengine.structures import InstanceData
 from mmpose.registry import DATASETS
 
 import mmpose_boir  # noqa: F401
+from mmpose_boir.datasets import EVAL_FIELDS, AnnotationError
 
 CASES = {
     'coco': ('configs/boir/tiny/boir_tiny_coco.py', 'coco',
@@ -58,3 +62,27 @@ def test_ground_truth_as_prediction_scores_ap_1(name):
         evaluator.process([sample], None)
     metrics = evaluator.evaluate(len(dataset))
     assert metrics[f'{prefix}/AP'] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_eval_fields_are_checked_when_the_test_dataset_loads(name, tmp_path):
+    path, _, _ = CASES[name]
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(path)
+    ds_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
+    assert ds_cfg.test_mode and ds_cfg.type.startswith('Validated')
+    src = ds_cfg.data_root + ds_cfg.ann_file
+    with open(src) as f:
+        data = json.load(f)
+    field = EVAL_FIELDS[name]['annotation'][0]
+    ann = data['annotations'][-1]
+    del ann[field]
+    ann_file = tmp_path / 'ann.json'
+    ann_file.write_text(json.dumps(data))
+    ds_cfg.ann_file = str(ann_file.resolve())
+    with pytest.raises(AnnotationError) as info:
+        DATASETS.build(ds_cfg)
+    message = str(info.value)
+    assert str(ann_file.resolve()) in message
+    assert f'annotation id {ann["id"]} ' in message
+    assert f"missing field '{field}'" in message

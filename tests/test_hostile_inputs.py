@@ -1,20 +1,26 @@
 """Hostile inputs, property-based: finite losses or an error that names them.
 
-Random annotations (0 to 300 people, keypoints anywhere or all invisible,
-boxes of zero or negative size or far outside the image, crowd-only images
-with polygon or RLE regions, NaN/inf/huge values, missing fields, wrong
-keypoint counts) go through the BoIR training pipeline
+Input checks run in one layer, when the annotation file loads
+(ValidatedCocoDataset). Random raw COCO annotation files - NaN/inf/huge
+values, missing fields, wrong keypoint counts, negative visibilities,
+malformed boxes, crowds and segmentations - either fail to load with an
+AnnotationError naming the file, the image and the annotation, or load and
+train through the BoIR training pipeline
 
-    LoadImage -> ValidatePoseAnnotations -> BottomupRandomAffine ->
-    RandomFlip -> GenerateTarget(BoIRDecoupledHeatmap) ->
-    BoxEmbeddingSampling -> BottomupGetHeatmapMaskRLE -> PackPoseInputs
+    LoadImage -> BottomupRandomAffine -> RandomFlip ->
+    GenerateTarget(BoIRDecoupledHeatmap) -> BoxEmbeddingSampling ->
+    BottomupGetHeatmapMaskRLE -> PackPoseInputs
 
-and the losses of a small BoIRHead fed random features. Each example either
-gives four finite losses (and finite gradients), or raises a ValueError
-naming the image and the annotation - never NaN/inf, never a crash deep
-inside numpy/cv2/torch. Raw COCO annotation files go through
-ValidatedCocoDataset the same way, and unreadable image files give an error
-naming the file. Small images and maps keep 200 examples per property fast.
+and the losses of a small BoIRHead fed random features with four finite
+losses and finite gradients - never NaN/inf, never a crash deep inside
+numpy/cv2/torch. Valid but hostile in-memory samples (1 to 300 people,
+keypoints anywhere or all invisible, boxes of zero or negative size or far
+outside the image, crowd-only images with polygon or RLE regions) give
+finite losses too. Datasets in test mode reject files without the fields
+the evaluator reads. The optional ValidatePoseAnnotations transform applies
+the same checks to samples of other datasets, and unreadable image files
+give an error naming the file. Small images and maps keep 200 examples per
+property fast.
 """
 import copy
 import json
@@ -37,7 +43,10 @@ from mmpose.datasets.transforms import BottomupGetHeatmapMask, LoadImage
 from mmpose.registry import DATASETS, MODELS
 
 import mmpose_boir  # noqa: F401
-from mmpose_boir.datasets import AnnotationError, ValidatedCocoDataset
+from mmpose_boir.datasets import (MAX_ABS_COORDINATE, AnnotationError,
+                                  ValidatedCocoDataset,
+                                  ValidatedCrowdPoseDataset,
+                                  ValidatePoseAnnotations)
 from mmpose_boir.datasets.transforms import BottomupGetHeatmapMaskRLE
 
 init_default_scope('mmpose')
@@ -66,7 +75,6 @@ CODEC = dict(type='BoIRDecoupledHeatmap', input_size=INPUT,
              encode_max_instances=200)
 TRAIN_PIPELINE = [
     dict(type='LoadImage'),
-    dict(type='ValidatePoseAnnotations'),
     dict(type='BottomupRandomAffine', input_size=INPUT, shift_factor=0.2,
          scale_factor=(0.75, 1.5), scale_type='short', rotate_factor=30,
          distribution='uniform', bbox_keep_corner=True),
@@ -171,15 +179,20 @@ def uncompressed_rle(mask):
     return dict(counts=counts, size=list(mask.shape))
 
 
+# what the optional ValidatePoseAnnotations rejects in parsed samples; each
+# has a raw counterpart in RAW_CORRUPTIONS, rejected at load time
 CORRUPTIONS = ('nan_keypoint', 'inf_keypoint', 'huge_keypoint',
                'nan_visibility', 'negative_visibility', 'nan_bbox',
-               'inf_bbox', 'nan_area', 'missing_keypoints', 'missing_bbox',
-               'missing_visible', 'wrong_num_keypoints')
+               'inf_bbox', 'huge_bbox', 'nan_area', 'negative_area',
+               'missing_keypoints', 'missing_bbox', 'missing_visible',
+               'wrong_num_keypoints', 'no_people')
 
 
 @st.composite
 def samples(draw):
-    n = draw(st.one_of(st.integers(0, 6), st.integers(0, 300)))
+    """Valid but hostile parsed samples, as a validated dataset gives them
+    (bottom-up training: at least one person per image)."""
+    n = draw(st.one_of(st.integers(1, 6), st.integers(1, 300)))
     h, w = draw(st.integers(1, 96)), draw(st.integers(1, 96))
     kp_mode = draw(st.sampled_from(['inside', 'around', 'far', 'edges']))
     vis_mode = draw(st.sampled_from(['all', 'none', 'random']))
@@ -187,7 +200,6 @@ def samples(draw):
         ['tight', 'zero', 'negative', 'far', 'huge', 'random']))
     crowd_mode = draw(st.sampled_from(['none', 'some', 'all']))
     seg_mode = draw(st.sampled_from(['polygon', 'rle', 'none']))
-    corruption = draw(st.one_of(st.none(), st.sampled_from(CORRUPTIONS)))
     seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.RandomState(seed)
 
@@ -260,57 +272,17 @@ def samples(draw):
         flip_indices=META['flip_indices'],
         dataset_keypoint_weights=META['dataset_keypoint_weights'])
 
-    victim = None
-    if corruption is not None:
-        victim = int(rng.randint(n)) if n else None
-        k = int(rng.randint(K))
-        if corruption.startswith('missing_'):
-            results.pop({'missing_keypoints': 'keypoints',
-                         'missing_bbox': 'bbox',
-                         'missing_visible': 'keypoints_visible'}[corruption])
-            victim = None
-        elif corruption == 'wrong_num_keypoints':
-            extra = int(rng.choice([-1, 1]))
-            results['keypoints'] = np.zeros((n, K + extra, 2), np.float32)
-            results['keypoints_visible'] = np.ones((n, K + extra),
-                                                   np.float32)
-            victim = None
-        elif n:
-            value = {'nan_keypoint': np.nan, 'inf_keypoint': np.inf,
-                     'huge_keypoint': 1e30, 'nan_visibility': np.nan,
-                     'negative_visibility': -1.0, 'nan_bbox': np.nan,
-                     'inf_bbox': -np.inf, 'nan_area': np.nan}[corruption]
-            if 'keypoint' in corruption:
-                results['keypoints'][victim, k, k % 2] = value
-            elif 'visibility' in corruption:
-                results['keypoints_visible'][victim, k] = value
-            elif 'bbox' in corruption:
-                results['bbox'][victim, k % 4] = value
-            else:
-                results['area'][victim] = value
-    expect_error = corruption is not None or n == 0
-    return results, expect_error, victim
+    return results
 
 
 @PROPERTY
 @given(case=samples(), batch_with_clean=st.booleans())
-def test_pipeline_and_loss_finite_or_named_error(case, batch_with_clean):
+def test_pipeline_and_loss_finite(case, batch_with_clean):
     pipeline = get_pipeline()
-    results, expect_error, victim = case
-    path, ids = results['img_path'], results.get('id', [])
-    n = len(ids)
-    event('expected error' if expect_error else 'expected finite losses')
-    bucket = ('0' if n == 0 else '1-6' if n <= 6 else '7-200' if n <= 200
-              else '>200')
+    results = case
+    n = len(results['id'])
+    bucket = '1-6' if n <= 6 else '7-200' if n <= 200 else '>200'
     event(f'people: {bucket}')
-    if expect_error:
-        with pytest.raises(ValueError) as info:
-            pipeline(results)
-        message = str(info.value)
-        assert path in message, message
-        if victim is not None:
-            assert str(ids[victim]) in message, message
-        return
     np.random.seed(results['img_id'] % 2**32)
     sample = pipeline(results)
     check_targets(sample)
@@ -422,7 +394,13 @@ RAW_CORRUPTIONS = (
     'negative_visibility', 'huge_keypoint', 'short_bbox', 'nan_bbox',
     'missing_keypoints', 'missing_bbox', 'missing_id', 'bad_iscrowd',
     'crowd_without_segmentation', 'odd_polygon', 'nan_polygon',
-    'rle_wrong_size', 'nan_area', 'keypoints_not_a_list')
+    'rle_wrong_size', 'nan_area', 'keypoints_not_a_list', 'nan_visibility',
+    'inf_bbox', 'huge_bbox', 'negative_area', 'missing_category_id',
+    'keypoints_without_visibility', 'string_bbox', 'bad_num_keypoints',
+    'duplicate_id', 'unknown_image_id')
+# fields only the evaluator reads: training files may lack them
+HARMLESS_IN_TRAINING = ('missing_area', 'missing_iscrowd',
+                        'missing_num_keypoints', 'missing_segmentation')
 
 
 @st.composite
@@ -458,9 +436,17 @@ def annotation_files(draw):
                    num_keypoints=int((kpts[:, 2] > 0).sum()),
                    keypoints=kpts.reshape(-1).tolist())
         what = draw(st.one_of(st.none(), st.none(),
-                              st.sampled_from(RAW_CORRUPTIONS)))
-        if what is not None:
+                              st.sampled_from(RAW_CORRUPTIONS),
+                              st.sampled_from(HARMLESS_IN_TRAINING)))
+        if what in RAW_CORRUPTIONS or (what == 'missing_segmentation'
+                                       and crowd):
             corrupt.add(ann['id'])
+            if what == 'duplicate_id' and anns:
+                corrupt.add(anns[0]['id'])
+                ann['id'] = anns[0]['id']
+            elif what == 'duplicate_id':
+                corrupt.discard(ann['id'])
+        if what is not None and what != 'duplicate_id':
             _corrupt(ann, what, rng, img)
         anns.append(ann)
     return dict(images=IMAGES, annotations=anns,
@@ -512,6 +498,26 @@ def _corrupt(ann, what, rng, img):
         ann['area'] = float('nan')
     elif what == 'keypoints_not_a_list':
         ann['keypoints'] = 'x'
+    elif what == 'nan_visibility':
+        kp[2 + 3 * int(rng.randint(K))] = float('nan')
+    elif what == 'inf_bbox':
+        ann['bbox'][int(rng.randint(4))] = float('-inf')
+    elif what == 'huge_bbox':
+        ann['bbox'][int(rng.randint(4))] = 2 * MAX_ABS_COORDINATE
+    elif what == 'negative_area':
+        ann['area'] = -1.0
+    elif what == 'missing_category_id':
+        del ann['category_id']
+    elif what == 'keypoints_without_visibility':
+        ann['keypoints'] = [v for i, v in enumerate(kp) if i % 3 != 2]
+    elif what == 'string_bbox':
+        ann['bbox'] = '1 2 3 4'
+    elif what == 'bad_num_keypoints':
+        ann['num_keypoints'] = 'seventeen'
+    elif what == 'unknown_image_id':
+        ann['image_id'] = 12345
+    elif what.startswith('missing_'):  # HARMLESS_IN_TRAINING
+        del ann[what[len('missing_'):]]
 
 
 def _build_dataset(ann_file, image_dir):
@@ -539,7 +545,8 @@ def test_annotation_files_load_and_train_or_name_the_annotation(
         named = [i for i in corrupt if f'annotation id {i} ' in message
                  or f'annotation ids [{i}' in message]
         # an annotation without an id is named by its position
-        missing_id = re.search(r"annotations\[\d+\] has no 'id'", message)
+        missing_id = re.search(r"annotations\[\d+\]\): missing field 'id'",
+                               message)
         assert named or missing_id, (message, corrupt)
         return
     dataset = _build_dataset(ann_file, image_dir)
@@ -643,7 +650,154 @@ def test_unreadable_image_in_a_dataset_names_the_file(tmp_path, image_dir):
     assert osp.join(str(image_dir), 'gone.jpg') in str(info.value)
 
 
-# ------------------------------------------------ codec / transform guards
+# ------------------------------------------------ evaluation fields
+@pytest.mark.parametrize('what', ['missing_area', 'stray_category',
+                                  'no_categories'])
+def test_test_mode_needs_what_coco_metric_reads(tmp_path, image_dir, what):
+    """CocoMetric (xtcocotools COCOeval, use_area=True) reads "area" of
+    every annotation and scores only listed categories ("iscrowd" may be
+    absent: xtcocotools fills it in)."""
+    ann = dict(id=5, image_id=1, category_id=1, iscrowd=0, area=600.0,
+               bbox=[1.0, 1.0, 20.0, 30.0], num_keypoints=K,
+               keypoints=[10.0, 10.0, 2.0] * K)
+    data = dict(images=IMAGES, annotations=[ann],
+                categories=[dict(id=1, name='person')])
+    if what == 'stray_category':
+        ann['category_id'] = 2
+    elif what == 'no_categories':
+        del data['categories']
+    else:
+        del ann[what[len('missing_'):]]
+    ann_file = tmp_path / 'val.json'
+    ann_file.write_text(json.dumps(data))
+    _build_dataset(ann_file, image_dir)  # fine for training
+    with pytest.raises(AnnotationError) as info:
+        ValidatedCocoDataset(
+            ann_file=str(ann_file), data_mode='bottomup', test_mode=True,
+            metainfo=copy.deepcopy(RAW_META), pipeline=[],
+            data_prefix=dict(img=str(image_dir) + '/'))
+    message = str(info.value)
+    assert str(ann_file) in message
+    if what.startswith('missing_'):
+        assert "annotation id 5 of image 'a.jpg' (id 1)" in message
+        assert f"missing field '{what[len('missing_'):]}'" in message
+    else:
+        assert 'categor' in message
+
+
+@pytest.mark.parametrize('what', ['num_keypoints', 'crowdIndex', 'none'])
+def test_crowdpose_test_mode_needs_num_keypoints_and_crowd_index(tmp_path,
+                                                                 what):
+    """CrowdPose's evaluation (iou_type='keypoints_crowd', use_area=False)
+    reads "num_keypoints" of every annotation and "crowdIndex" of every
+    image (its easy / medium / hard split), not "area"."""
+    with open('../shared/data/crowdpose/test_crowdpose.json') as f:
+        data = json.load(f)
+    assert all('area' not in a for a in data['annotations'])
+    if what == 'num_keypoints':
+        del data['annotations'][1]['num_keypoints']
+    elif what == 'crowdIndex':
+        del data['images'][1]['crowdIndex']
+    ann_file = tmp_path / 'crowdpose_test.json'
+    ann_file.write_text(json.dumps(data))
+
+    def build():
+        return ValidatedCrowdPoseDataset(
+            ann_file=str(ann_file), data_mode='bottomup', test_mode=True,
+            data_prefix=dict(img='../shared/data/crowdpose/'), pipeline=[])
+
+    if what == 'none':
+        assert len(build()) == 2
+        return
+    with pytest.raises(AnnotationError) as info:
+        build()
+    message = str(info.value)
+    assert str(ann_file) in message and f"missing field '{what}'" in message
+    if what == 'num_keypoints':
+        ann = data['annotations'][1]
+        assert f'annotation id {ann["id"]} ' in message
+        assert f'(id {ann["image_id"]})' in message
+    else:
+        assert f'image id {data["images"][1]["id"]} ' in message
+
+
+# ------------------------------------------------ one layer
+def test_training_pipelines_have_no_second_validation_layer():
+    for path in ('configs/boir/_base_boir_coco.py',
+                 'configs/boir/_base_boir_crowdpose.py',
+                 'configs/boir/tiny/boir_tiny_coco.py',
+                 'configs/boir/tiny/boir_tiny_coco_iter.py',
+                 'configs/boir/tiny/boir_tiny_crowdpose.py'):
+        cfg = Config.fromfile(path)
+        types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+        assert 'ValidatePoseAnnotations' not in types, path
+        assert cfg.train_dataloader.dataset.type.startswith('Validated'), \
+            path
+
+
+def _corrupt_sample(what):
+    results = _clean_sample()
+    if what == 'missing_keypoints':
+        del results['keypoints']
+    elif what == 'missing_bbox':
+        del results['bbox']
+    elif what == 'missing_visible':
+        del results['keypoints_visible']
+    elif what == 'wrong_num_keypoints':
+        results['keypoints'] = results['keypoints'][:, :-1]
+        results['keypoints_visible'] = results['keypoints_visible'][:, :-1]
+    elif what == 'no_people':
+        for key in ('keypoints', 'keypoints_visible', 'bbox', 'area'):
+            results[key] = results[key][:0]
+        results['id'] = []
+    else:
+        value = {'nan': np.nan, 'inf': -np.inf,
+                 'huge': 2 * MAX_ABS_COORDINATE,
+                 'negative': -1.0}[what.split('_')[0]]
+        key = {'keypoint': 'keypoints', 'visibility': 'keypoints_visible',
+               'bbox': 'bbox', 'area': 'area'}[what.split('_')[1]]
+        results[key].reshape(2, -1)[1, -1] = value  # person 1, id 2
+    return results
+
+
+@pytest.mark.parametrize('what', CORRUPTIONS)
+def test_optional_transform_names_image_and_annotation(what):
+    """ValidatePoseAnnotations, for datasets that bypass the validated ones:
+    the same checks and threshold on parsed samples."""
+    transform = ValidatePoseAnnotations()
+    transform(_clean_sample())
+    with pytest.raises(AnnotationError) as info:
+        transform(_corrupt_sample(what))
+    message = str(info.value)
+    assert 'clean.jpg' in message, message
+    if what.split('_')[0] in ('nan', 'inf', 'huge', 'negative'):
+        assert '[2]' in message, message  # the id of person 1
+
+
+def test_one_threshold():
+    """A coordinate just inside MAX_ABS_COORDINATE is valid everywhere, just
+    outside it is rejected by the datasets and the transform alike."""
+    from mmpose_boir.datasets.validation import annotation_file_problems
+    img = dict(id=1, file_name='a.jpg', height=48, width=64)
+
+    def problems(x):
+        ann = dict(id=5, image_id=1, category_id=1, bbox=[1.0, 1.0, 2.0, 2.0],
+                   keypoints=[x, 10.0, 2.0] + [10.0, 10.0, 2.0] * (K - 1))
+        return annotation_file_problems(
+            dict(images=[img], annotations=[ann]), 'f.json', K)
+
+    inside, outside = 0.999 * MAX_ABS_COORDINATE, 1.001 * MAX_ABS_COORDINATE
+    assert problems(inside) == []
+    assert len(problems(outside)) == 1
+    results = _clean_sample()
+    results['keypoints'][0, 0, 0] = inside
+    ValidatePoseAnnotations()(results)
+    results['keypoints'][0, 0, 0] = outside
+    with pytest.raises(AnnotationError, match=r'\[1\]'):
+        ValidatePoseAnnotations()(results)
+
+
+# ------------------------------------------------ transform guards
 def _codec_inputs(n=2):
     rng = np.random.RandomState(0)
     kpts = (rng.rand(n, K, 2) * 40 + 10).astype(np.float32)
@@ -651,23 +805,6 @@ def _codec_inputs(n=2):
     corners = np.stack((lo, np.stack((lo[:, 0], hi[:, 1]), -1),
                         np.stack((hi[:, 0], lo[:, 1]), -1), hi), 1)
     return kpts, np.ones((n, K), np.float32), corners
-
-
-def test_codec_rejects_nonfinite_inputs_it_would_crash_on_or_drop():
-    from mmpose.registry import KEYPOINT_CODECS
-    codec = KEYPOINT_CODECS.build(CODEC)
-    kpts, vis, corners = _codec_inputs()
-    assert len(codec.encode(kpts, vis, corners)['instance_indices']) == 2
-    # an invisible keypoint's coordinates are never read: anything goes
-    kpts[1, 3] = np.nan
-    vis[1, 3] = 0
-    assert len(codec.encode(kpts, vis, corners)['instance_indices']) == 2
-    for field, value in (('keypoints', np.nan), ('keypoints', 1e12),
-                         ('visible', np.nan), ('corners', np.inf)):
-        k, v, c = (a.copy() for a in _codec_inputs())
-        {'keypoints': k, 'visible': v, 'corners': c}[field][1, 2] = value
-        with pytest.raises(ValueError, match=r'for people \[1\]'):
-            codec.encode(k, v, c)
 
 
 def test_box_embedding_sampling_names_the_image_for_nonfinite_boxes():

@@ -35,7 +35,6 @@ def overfit_config(iters: int, input_size: int, lr: float,
     cfg.train_dataloader.batch_size = 4
     cfg.train_dataloader.dataset.pipeline = [
         dict(type='LoadImage'),
-        dict(type='ValidatePoseAnnotations'),
         # the whole image, long side to the input size, as in the test view
         dict(type='BottomupRandomAffine', input_size=size, shift_prob=0,
              scale_prob=0, rotate_prob=0, scale_type='long',

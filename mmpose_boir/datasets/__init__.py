@@ -1,9 +1,12 @@
 from . import transforms  # noqa: F401
-from .validation import (AnnotationError, ValidatedCocoDataset,
-                         ValidatedCrowdPoseDataset, ValidatedOCHumanDataset,
-                         ValidatePoseAnnotations)
+from .validation import (EVAL_FIELDS, MAX_ABS_COORDINATE, AnnotationError,
+                         ValidatedCocoDataset, ValidatedCrowdPoseDataset,
+                         ValidatedOCHumanDataset, ValidatePoseAnnotations,
+                         annotation_file_problems)
 
 __all__ = [
-    'AnnotationError', 'ValidatedCocoDataset', 'ValidatedCrowdPoseDataset',
-    'ValidatedOCHumanDataset', 'ValidatePoseAnnotations'
+    'AnnotationError', 'EVAL_FIELDS', 'MAX_ABS_COORDINATE',
+    'ValidatedCocoDataset', 'ValidatedCrowdPoseDataset',
+    'ValidatedOCHumanDataset', 'ValidatePoseAnnotations',
+    'annotation_file_problems'
 ]

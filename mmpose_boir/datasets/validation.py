@@ -1,29 +1,46 @@
-"""Reject bad annotations with a message that names them.
+"""Reject bad annotations with a message that names them: one layer.
 
 A corrupt annotation must never turn into a NaN loss, a crash deep inside
-numpy/cv2/torch, or a person silently dropped from training. Two layers:
+numpy/cv2/torch, a person silently dropped from training, or a bare
+``KeyError`` from the evaluator after a whole inference pass. All input
+checks run once, when the annotation file loads:
 
-- At load time, :class:`ValidatedCocoDataset` (and the CrowdPose and OCHuman
-  variants) check every raw COCO annotation before MMPose parses it: the
-  keypoint count matches the dataset (``3 * K`` values), all numbers are
-  finite, visibilities are non-negative, ``bbox`` has 4 numbers, crowd and
+- :class:`ValidatedCocoDataset` (and the CrowdPose and OCHuman variants)
+  check every raw COCO entry before MMPose parses it: ids present and
+  unique, every ``image_id`` names an image, images have a ``file_name``
+  and a positive ``width`` and ``height``, the keypoint count matches the
+  dataset (``3 * K`` values), all numbers are finite and coordinates lie
+  within ``+-MAX_ABS_COORDINATE`` pixels, visibilities are non-negative,
+  ``bbox`` has 4 numbers, ``category_id`` is present, crowd and
   segmentation fields are well formed. MMPose itself would reshape a wrong
-  count into a different K (or fail in ``np.concatenate`` without naming the
-  file) and silently skip annotations without ``keypoints`` or ``bbox``.
-  Errors name the annotation file, the image and the annotation id.
-- In the pipeline, :class:`ValidatePoseAnnotations` (put it right after
-  ``LoadImage``) checks the arrays a sample carries: shapes ``(N, K, 2)``,
-  ``(N, K)`` and ``(N, 4)``, finite and not absurdly large coordinates, at
-  least one person. It covers data that did not come from a validated
-  dataset (custom datasets, in-memory samples) and names the image and the
-  annotation ids.
+  count into a different K (or fail in ``np.concatenate`` without naming
+  the file) and silently skip annotations without ``keypoints`` or
+  ``bbox``.
+- Datasets built with ``test_mode=True`` (val / test) also check what the
+  evaluator will read from the same file (:data:`EVAL_FIELDS`): COCO and
+  OCHuman (``CocoMetric``, ``use_area=True``) need ``area`` in every
+  annotation; CrowdPose (``iou_type='keypoints_crowd'``,
+  ``use_area=False``) needs ``num_keypoints`` in every annotation and
+  ``crowdIndex`` in every image (its easy / medium / hard split). Both need
+  ``categories``, and every annotation's ``category_id`` must name one
+  (others are silently not evaluated).
 
-Both raise :class:`AnnotationError`, a ``ValueError``.
+Errors name the annotation file, the image (file name and id), the
+annotation id and the field. A dataset stops at the first problem;
+``tools/check_annotations.py`` runs the same checks
+(:func:`annotation_file_problems`) over a whole file without images and
+lists every problem.
+
+:class:`ValidatePoseAnnotations` is an optional pipeline transform with the
+same checks and threshold, for custom datasets that bypass the validated
+ones; the BoIR configs do not use it.
+
+Everything raises :class:`AnnotationError`, a ``ValueError``.
 """
 import json
 import numbers
 from collections import Counter
-from typing import Dict, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -33,18 +50,52 @@ from mmpose.datasets.datasets.body import (CocoDataset, CrowdPoseDataset,
                                            OCHumanDataset)
 from mmpose.registry import DATASETS, TRANSFORMS
 
-#: Coordinates beyond this many pixels from the origin are corrupt, not
-#: "far outside the image" (no image is a million pixels wide).
+#: The one threshold: coordinates (keypoints, boxes, polygons) beyond this
+#: many pixels from the origin are corrupt, not "far outside the image" (no
+#: image is a million pixels wide; every augmentation stays far below the
+#: integer range of the heatmap code).
 MAX_ABS_COORDINATE = 1e6
+
+#: What each dataset's evaluator reads from the annotation file, checked
+#: for datasets in test mode: fields of every annotation and of every image.
+#: (xtcocotools fills a missing ``iscrowd`` with 0 when it loads a file.)
+EVAL_FIELDS = {
+    'coco': dict(annotation=('area', ), image=()),
+    'ochuman': dict(annotation=('area', ), image=()),
+    'crowdpose': dict(annotation=('num_keypoints', ), image=('crowdIndex', )),
+}
+
+#: Keypoints per dataset (the tool's default K).
+NUM_KEYPOINTS = dict(coco=17, ochuman=17, crowdpose=14)
+
+_HINT = ' (tools/check_annotations.py lists every problem of the file)'
 
 
 class AnnotationError(ValueError):
     """A malformed annotation; the message names file, image and annotation."""
 
 
-# --------------------------------------------------------------- load time
+# ------------------------------------------------------------ shared checks
 def _is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def bad_values(values: np.ndarray, bounded: bool = True,
+               non_negative: bool = False) -> np.ndarray:
+    """Mask of the entries of ``values`` that are corrupt.
+
+    Non-finite (NaN, inf), beyond ``+-MAX_ABS_COORDINATE`` when
+    ``bounded``, negative when ``non_negative``. Shared by the load-time
+    checks and :class:`ValidatePoseAnnotations`.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(values)
+    finite = np.where(bad, 0, values)
+    if bounded:
+        bad |= np.abs(finite) > MAX_ABS_COORDINATE
+    if non_negative:
+        bad |= finite < 0
+    return bad
 
 
 def _numbers(value, field: str, where: str, length: Optional[int] = None,
@@ -79,114 +130,286 @@ def _numbers(value, field: str, where: str, length: Optional[int] = None,
         raise AnnotationError(
             f'{where}: {field!r} has non-finite values (NaN or inf) at '
             f'positions {np.flatnonzero(~finite)[:10].tolist()}')
-    if bounded and len(arr) and np.abs(arr).max() > MAX_ABS_COORDINATE:
+    if bounded and len(arr) and bad_values(arr).any():
         raise AnnotationError(
-            f'{where}: {field!r} has values beyond +-{MAX_ABS_COORDINATE:g}')
+            f'{where}: {field!r} has values beyond +-{MAX_ABS_COORDINATE:g} '
+            f'at positions {np.flatnonzero(bad_values(arr))[:10].tolist()}')
     return arr
 
 
-def check_coco_image(img: Dict, source: str) -> None:
-    """Check a COCO ``images`` entry (id, file_name, width, height)."""
-    where = f'{source}: image id {img.get("id", "?")}'
+def _collect(problems: List[str], check, *args, **kwargs):
+    """Run ``check``; an AnnotationError becomes an entry of ``problems``."""
+    try:
+        return check(*args, **kwargs)
+    except AnnotationError as e:
+        problems.append(str(e))
+        return None
+
+
+def _image_where(img: Dict, source: str) -> str:
+    return f'{source}: image id {img.get("id", "?")}'
+
+
+def image_problems(img: Dict, source: str,
+                   required: Sequence[str] = ()) -> List[str]:
+    """Problems of a COCO ``images`` entry (file_name, width, height and
+    the ``required`` evaluation fields, e.g. CrowdPose's ``crowdIndex``)."""
+    where = _image_where(img, source)
     name = img.get('file_name')
+    problems = []
     if not isinstance(name, str) or not name:
-        raise AnnotationError(f'{where}: missing or empty "file_name"')
+        problems.append(f'{where}: missing or empty "file_name"')
+    else:
+        where = f'{where} ({name!r})'
     for key in ('width', 'height'):
         value = img.get(key)
         if not _is_number(value) or not np.isfinite(value) or value < 1:
-            raise AnnotationError(
-                f'{where} ({name!r}): {key!r} must be a positive number, '
-                f'got {value!r}')
+            problems.append(f'{where}: {key!r} must be a positive number, '
+                            f'got {value!r}')
+    for key in required:
+        if key not in img:
+            problems.append(f'{where}: missing field {key!r} (the '
+                            'evaluator reads it)')
+        elif not _is_number(img[key]) or not np.isfinite(img[key]):
+            problems.append(f'{where}: {key!r} must be a finite number, got '
+                            f'{img[key]!r}')
+    return problems
 
 
-def check_coco_annotation(ann: Dict, img: Dict, num_keypoints: int,
-                          source: str) -> None:
-    """Check one raw COCO person annotation.
+def check_coco_image(img: Dict, source: str,
+                     required: Sequence[str] = ()) -> None:
+    """Raise :class:`AnnotationError` for the first of
+    :func:`image_problems`."""
+    problems = image_problems(img, source, required)
+    if problems:
+        raise AnnotationError(problems[0])
+
+
+def _annotation_where(ann: Dict, img: Dict, source: str) -> str:
+    return (f'{source}: annotation id {ann.get("id", "?")} of image '
+            f'{img.get("file_name", "?")!r} (id {img.get("id", "?")})')
+
+
+def annotation_problems(ann: Dict, img: Dict, num_keypoints: int,
+                        source: str,
+                        required: Sequence[str] = ()) -> List[str]:
+    """Every problem of one raw COCO person annotation.
 
     Args:
         ann: the ``annotations`` entry.
         img: its ``images`` entry.
         num_keypoints: K of the dataset.
         source: the annotation file (for the message).
+        required: fields the evaluator reads (``area`` or
+            ``num_keypoints``), required in test mode.
 
-    Raises:
-        AnnotationError naming ``source``, the image and the annotation id.
+    Returns:
+        messages naming ``source``, the image, the annotation id and the
+        field; empty when the annotation is valid.
     """
-    where = (f'{source}: annotation id {ann.get("id", "?")} of image '
-             f'{img.get("file_name", "?")!r} (id {img.get("id", "?")})')
-    for key in ('id', 'image_id', 'keypoints', 'bbox'):
+    where = _annotation_where(ann, img, source)
+    problems = []
+    # (``id``, ``image_id`` and ``category_id``: :func:`index_problems`)
+    for key in ('keypoints', 'bbox', *required):
         if key not in ann:
-            raise AnnotationError(f'{where}: missing field {key!r}')
-    kpts = _numbers(ann['keypoints'], 'keypoints', where)
-    if len(kpts) != 3 * num_keypoints:
-        raise AnnotationError(
-            f'{where}: "keypoints" has {len(kpts)} values but the dataset has '
-            f'{num_keypoints} keypoints ({3 * num_keypoints} values: x, y, v '
-            'per keypoint); is this annotation file for another dataset?')
-    vis = kpts[2::3]
-    if (vis < 0).any():
-        raise AnnotationError(
-            f'{where}: negative keypoint visibility at keypoints '
-            f'{np.flatnonzero(vis < 0)[:10].tolist()}')
-    _numbers(ann['bbox'], 'bbox', where, length=4)
+            problems.append(f'{where}: missing field {key!r}' + (
+                ' (the evaluator reads it)' if key in required else ''))
+    if 'keypoints' in ann:
+        kpts = _collect(problems, _numbers, ann['keypoints'], 'keypoints',
+                        where)
+        if kpts is not None and len(kpts) != 3 * num_keypoints:
+            problems.append(
+                f'{where}: "keypoints" has {len(kpts)} values but the dataset '
+                f'has {num_keypoints} keypoints ({3 * num_keypoints} values: '
+                'x, y, v per keypoint); is this annotation file for another '
+                'dataset?')
+        elif kpts is not None and (kpts[2::3] < 0).any():
+            problems.append(
+                f'{where}: "keypoints" has negative visibilities at keypoints '
+                f'{np.flatnonzero(kpts[2::3] < 0)[:10].tolist()}')
+    if 'bbox' in ann:
+        _collect(problems, _numbers, ann['bbox'], 'bbox', where, length=4)
     if 'area' in ann:
         area = ann['area']
-        if not _is_number(area) or not np.isfinite(area) or area < 0:
-            raise AnnotationError(
+        if not _is_number(area) or bad_values(area, non_negative=True).any():
+            problems.append(
                 f'{where}: "area" must be a finite non-negative number, got '
                 f'{area!r}')
-    if 'num_keypoints' in ann and not _is_number(ann['num_keypoints']):
-        raise AnnotationError(f'{where}: "num_keypoints" must be a number, '
-                              f'got {ann["num_keypoints"]!r}')
+    if 'num_keypoints' in ann:
+        count = ann['num_keypoints']
+        if not _is_number(count) or bad_values(count,
+                                               non_negative=True).any():
+            problems.append(f'{where}: "num_keypoints" must be a '
+                            f'non-negative number, got {count!r}')
     crowd = ann.get('iscrowd', 0)
     if crowd not in (0, 1):  # also accepts False / True
-        raise AnnotationError(f'{where}: "iscrowd" must be 0 or 1, got '
-                              f'{crowd!r}')
+        problems.append(f'{where}: "iscrowd" must be 0 or 1, got {crowd!r}')
+        crowd = 0
     seg = ann.get('segmentation')
     if seg is None or (isinstance(seg, list) and not seg):
         if crowd:
-            raise AnnotationError(
+            problems.append(
                 f'{where}: a crowd annotation (iscrowd=1) needs a '
                 '"segmentation" to mask the crowd region')
-        return
-    if isinstance(seg, dict):
+    elif isinstance(seg, dict):
         size = seg.get('size')
         if 'counts' not in seg or not isinstance(size, (list, tuple)) or \
                 len(size) != 2:
-            raise AnnotationError(
+            problems.append(
                 f'{where}: RLE "segmentation" needs "counts" and "size"')
-        if list(size) != [img.get('height'), img.get('width')]:
-            raise AnnotationError(
+        elif list(size) != [img.get('height'), img.get('width')]:
+            problems.append(
                 f'{where}: RLE "segmentation" size {list(size)} differs from '
                 f'the image size [{img.get("height")}, {img.get("width")}]')
-        counts = seg['counts']
+        counts = seg.get('counts')
         if isinstance(counts, list):
-            _numbers(counts, 'segmentation.counts', where, bounded=False)
-        elif not isinstance(counts, (str, bytes)):
-            raise AnnotationError(
+            _collect(problems, _numbers, counts, 'segmentation.counts',
+                     where, bounded=False)
+        elif counts is not None and not isinstance(counts, (str, bytes)):
+            problems.append(
                 f'{where}: RLE "segmentation.counts" must be a list or a '
                 f'string, got {type(counts).__name__}')
     elif isinstance(seg, list):
         for i, poly in enumerate(seg):
-            _numbers(poly, f'segmentation[{i}]', where, multiple_of=2)
+            _collect(problems, _numbers, poly, f'segmentation[{i}]', where,
+                     multiple_of=2)
     else:
-        raise AnnotationError(
+        problems.append(
             f'{where}: "segmentation" must be polygons (a list) or an RLE '
             f'(a dict), got {type(seg).__name__}')
+    return problems
 
 
+def check_coco_annotation(ann: Dict, img: Dict, num_keypoints: int,
+                          source: str, required: Sequence[str] = ()) -> None:
+    """Raise :class:`AnnotationError` for the first of
+    :func:`annotation_problems`."""
+    problems = annotation_problems(ann, img, num_keypoints, source, required)
+    if problems:
+        raise AnnotationError(problems[0])
+
+
+def index_problems(data: Dict, source: str,
+                   test_mode: bool = False) -> List[str]:
+    """Problems of the file's structure (what pycocotools would fail on
+    with a bare ``KeyError`` or silently get wrong).
+
+    ``images`` and ``annotations`` are lists of objects, each with an
+    ``id`` (annotations also an ``image_id``); ids are unique; every
+    ``image_id`` names an image. In ``test_mode`` also: ``categories`` is a
+    non-empty list of objects with ids and every annotation's
+    ``category_id`` names one (the evaluator scores only those).
+    """
+    problems = []
+    if not isinstance(data, dict):
+        return [f'{source}: not a COCO annotation file (a JSON object with '
+                '"images" and "annotations")']
+    images = data.get('images')
+    anns = data.get('annotations', [])
+    if not isinstance(images, list):
+        problems.append(f'{source}: "images" must be a list')
+        images = []
+    if not isinstance(anns, list):
+        problems.append(f'{source}: "annotations" must be a list')
+        anns = []
+    img_ids = []
+    for i, img in enumerate(images):
+        if not isinstance(img, dict):
+            problems.append(f'{source}: images[{i}] is not an object')
+        elif 'id' not in img:
+            problems.append(f'{source}: images[{i}] has no "id" '
+                            f'({img.get("file_name", "?")!r})')
+        else:
+            img_ids.append(img['id'])
+    dup = [i for i, c in Counter(img_ids).items() if c > 1]
+    if dup:
+        problems.append(f'{source}: image ids {dup[:10]} are used more than '
+                        'once')
+    ann_ids, orphans = [], []
+    known = set(img_ids)
+    for i, ann in enumerate(anns):
+        if not isinstance(ann, dict):
+            problems.append(f'{source}: annotations[{i}] is not an object')
+            continue
+        for key in ('id', 'image_id', 'category_id'):  # pycocotools' index
+            if key not in ann:
+                problems.append(
+                    f'{source}: annotation id {ann.get("id", "?")} of image '
+                    f'id {ann.get("image_id", "?")} (annotations[{i}]): '
+                    f'missing field {key!r}')
+        if 'id' in ann:
+            ann_ids.append(ann['id'])
+        if 'image_id' in ann and ann['image_id'] not in known:
+            orphans.append(ann.get('id', f'annotations[{i}]'))
+    dup = [i for i, c in Counter(ann_ids).items() if c > 1]
+    if dup:
+        problems.append(
+            f'{source}: annotation ids {dup[:10]} are used more than once '
+            '(pycocotools would keep only the last of each)')
+    if orphans:
+        problems.append(
+            f'{source}: annotation ids {orphans[:10]} refer to image ids '
+            'that are not in "images" (they would be silently ignored)')
+    if test_mode:
+        cats = data.get('categories')
+        if not isinstance(cats, list) or not cats or not all(
+                isinstance(c, dict) and 'id' in c for c in cats):
+            problems.append(
+                f'{source}: "categories" must be a non-empty list of objects '
+                'with an "id" (the evaluator reads it)')
+        else:
+            cat_ids = {c['id'] for c in cats}
+            stray = [a.get('id', '?') for a in anns if isinstance(a, dict)
+                     and 'category_id' in a
+                     and a['category_id'] not in cat_ids]
+            if stray:
+                problems.append(
+                    f'{source}: annotation ids {stray[:10]} have a '
+                    '"category_id" that is not in "categories" (the '
+                    'evaluator would silently leave them out)')
+    return problems
+
+
+def annotation_file_problems(data: Dict, source: str, num_keypoints: int,
+                             test_mode: bool = False,
+                             dataset: str = 'coco') -> List[str]:
+    """Every problem of a whole COCO-style annotation file (a loaded dict).
+
+    The checks of the validated datasets, over every image and annotation;
+    ``dataset`` (a key of :data:`EVAL_FIELDS`) and ``test_mode`` choose the
+    evaluation fields to require.
+    """
+    problems = index_problems(data, source, test_mode)
+    if not isinstance(data, dict):
+        return problems
+    needs = EVAL_FIELDS[dataset] if test_mode else dict(annotation=(),
+                                                        image=())
+    images = {}
+    for img in _objects(data.get('images')):
+        problems += image_problems(img, source, needs['image'])
+        images.setdefault(img.get('id'), img)
+    for ann in _objects(data.get('annotations')):
+        img = images.get(ann.get('image_id'), {})
+        problems += annotation_problems(ann, img, num_keypoints, source,
+                                        needs['annotation'])
+    return problems
+
+
+def _objects(entries) -> Iterable[Dict]:
+    return (e for e in (entries if isinstance(entries, list) else [])
+            if isinstance(e, dict))
+
+
+# ---------------------------------------------------------------- datasets
 class ValidatedCocoStyleMixin:
     """Validate raw annotations while a COCO-style dataset loads.
 
-    Mix in before an MMPose ``BaseCocoStyleDataset`` subclass. Checks, each
-    raising :class:`AnnotationError` that names the annotation file:
-
-    - every image and annotation has an ``id``, every annotation an
-      ``image_id`` (pycocotools would fail with a bare ``KeyError``);
-    - annotation ids are unique and every ``image_id`` names an image
-      (pycocotools would silently replace or drop such annotations);
-    - every ``images`` entry with annotations and every annotation passes
-      :func:`check_coco_image` / :func:`check_coco_annotation`.
+    Mix in before an MMPose ``BaseCocoStyleDataset`` subclass. Runs the
+    checks of this module (:func:`index_problems`, :func:`image_problems`
+    on every image, :func:`annotation_problems` on every annotation; in
+    test mode with the evaluation fields of ``EVAL_FIELDS[eval_dataset]``)
+    and raises :class:`AnnotationError` for the first problem, naming the
+    annotation file, image, annotation id and field.
 
     In bottom-up training mode the number of images left out because they
     have no annotation at all (as in MMPose and the release) is logged, so
@@ -200,60 +423,66 @@ class ValidatedCocoStyleMixin:
     ``bbox_score_thr``) behave as in MMPose.
     """
 
+    #: the key of :data:`EVAL_FIELDS` (what the evaluator reads)
+    eval_dataset = 'coco'
+
+    def _eval_fields(self) -> Dict[str, Sequence[str]]:
+        if not self.test_mode:
+            return dict(annotation=(), image=())
+        return EVAL_FIELDS[self.eval_dataset]
+
     def parse_data_info(self, raw_data_info: dict) -> Optional[dict]:
         if not getattr(self, '_index_checked', False):
             self._check_index()
         ann = raw_data_info['raw_ann_info']
         img = raw_data_info['raw_img_info']
-        source = str(self.ann_file)
-        check_coco_image(img, source)
         check_coco_annotation(ann, img, int(self.metainfo['num_keypoints']),
-                              source)
-        return super().parse_data_info(raw_data_info)
+                              str(self.ann_file),
+                              self._eval_fields()['annotation'])
+        data_info = super().parse_data_info(raw_data_info)
+        if data_info is not None and data_info.get('segmentation') is None:
+            # no region; MMPose's bottom-up merge of an image's annotations
+            # fails on a None next to another annotation's polygons
+            data_info['segmentation'] = []
+        return data_info
+
+    def _raise_first(self, problems: List[str]) -> None:
+        if problems:
+            more = f' (and {len(problems) - 1} more problems)' if \
+                len(problems) > 1 else ''
+            raise AnnotationError(problems[0] + more + _HINT)
 
     def _check_index(self) -> None:
-        """Duplicate annotation ids and annotations of unknown images."""
+        """The file's structure and every ``images`` entry."""
         source = str(self.ann_file)
-        anns = self.coco.dataset.get('annotations', [])
-        dup = [i for i, c in Counter(a['id'] for a in anns).items() if c > 1]
-        if dup:
-            raise AnnotationError(
-                f'{source}: annotation ids {dup[:10]} are used more than once '
-                '(pycocotools would keep only the last of each)')
-        img_ids = set(self.coco.imgs)
-        orphans = [a['id'] for a in anns if a['image_id'] not in img_ids]
-        if orphans:
-            raise AnnotationError(
-                f'{source}: annotation ids {orphans[:10]} refer to image ids '
-                'that are not in "images" (they would be silently ignored)')
+        data = self.coco.dataset
+        self._raise_first(index_problems(data, source, self.test_mode))
+        required = self._eval_fields()['image']
+        for img in data.get('images', []):
+            check_coco_image(img, source, required)
         self._index_checked = True
 
     def _structure_error(self, err: Exception) -> str:
-        """Find the entry without an id that made pycocotools fail."""
+        """Find the entry that made pycocotools fail."""
         source = str(self.ann_file)
         try:
             with get_local_path(self.ann_file) as path, open(path) as f:
                 data = json.load(f)
         except Exception as e:  # noqa: BLE001  report the original error
             return f'{source}: cannot be read as JSON ({e})'
-        for i, img in enumerate(data.get('images', [])):
-            if not isinstance(img, dict) or 'id' not in img:
-                return f'{source}: images[{i}] has no "id"'
-        for i, ann in enumerate(data.get('annotations', [])):
-            if not isinstance(ann, dict):
-                return f'{source}: annotations[{i}] is not an object'
-            for key in ('id', 'image_id'):
-                if key not in ann:
-                    return (f'{source}: annotations[{i}] has no {key!r} '
-                            f'(image_id {ann.get("image_id", "?")})')
+        problems = index_problems(data, source)
+        if problems:
+            return problems[0] + _HINT
         return f'{source}: malformed COCO file ({type(err).__name__}: {err})'
 
     def _load_annotations(self):
         self._index_checked = False
         try:
             instance_list, image_list = super()._load_annotations()
-        except (KeyError, TypeError) as e:
+        except (KeyError, TypeError, AttributeError) as e:
             raise AnnotationError(self._structure_error(e)) from e
+        if not self._index_checked:  # a file without annotations
+            self._check_index()
         if self.data_mode == 'bottomup' and not self.test_mode:
             used = {d['img_id'] for d in instance_list}
             unused = [i['img_id'] for i in image_list
@@ -301,32 +530,43 @@ class ValidatedCocoStyleMixin:
 
 @DATASETS.register_module()
 class ValidatedCocoDataset(ValidatedCocoStyleMixin, CocoDataset):
-    """:class:`mmpose.datasets.CocoDataset` with load-time validation."""
+    """:class:`mmpose.datasets.CocoDataset` with load-time validation (in
+    test mode also ``area``, which ``CocoMetric`` reads)."""
 
 
 @DATASETS.register_module()
 class ValidatedCrowdPoseDataset(ValidatedCocoStyleMixin, CrowdPoseDataset):
-    """:class:`mmpose.datasets.CrowdPoseDataset` with load-time validation."""
+    """:class:`mmpose.datasets.CrowdPoseDataset` with load-time validation
+    (in test mode also ``num_keypoints`` and ``crowdIndex``)."""
+
+    eval_dataset = 'crowdpose'
 
 
 @DATASETS.register_module()
 class ValidatedOCHumanDataset(ValidatedCocoStyleMixin, OCHumanDataset):
     """:class:`mmpose.datasets.OCHumanDataset` with load-time validation."""
 
+    eval_dataset = 'ochuman'
+
 
 # ---------------------------------------------------------------- pipeline
 @TRANSFORMS.register_module()
 class ValidatePoseAnnotations(BaseTransform):
-    """Check a bottom-up training sample; raise naming image and annotation.
+    """Optional: the load-time checks for samples of other datasets.
 
-    Put it right after ``LoadImage``. Checks:
+    The validated datasets check every annotation when the file loads, so
+    the BoIR configs do not use this transform. It is for custom datasets
+    that bypass them (or in-memory samples): put it right after
+    ``LoadImage``. It applies the same checks (:func:`bad_values`) and the
+    same threshold (:data:`MAX_ABS_COORDINATE`) to the parsed arrays:
 
     - ``img`` is a non-empty image array;
     - ``keypoints`` ``(N, K, 2)``, ``keypoints_visible`` ``(N, K)`` and
       ``bbox`` ``(N, 4)`` (x1, y1, x2, y2) are present with matching N and
       K (K from ``num_keypoints`` or the length of ``flip_indices``);
-    - every coordinate is finite and within ``+-max_abs_coordinate`` pixels,
-      visibilities are finite and non-negative, ``area`` is finite;
+    - every coordinate is finite and within ``+-MAX_ABS_COORDINATE``
+      pixels, visibilities are finite and non-negative, ``area`` is finite
+      and non-negative;
     - N >= 1 unless ``allow_empty`` (MMPose's ``BottomupRandomAffine`` cannot
       transform an image without people; MMPose's bottom-up datasets leave
       such images out of training).
@@ -337,16 +577,13 @@ class ValidatePoseAnnotations(BaseTransform):
 
     Args:
         num_keypoints: K; by default the length of ``flip_indices``.
-        max_abs_coordinate: larger coordinates are treated as corrupt.
         allow_empty: accept samples without people.
     """
 
     def __init__(self, num_keypoints: Optional[int] = None,
-                 max_abs_coordinate: float = MAX_ABS_COORDINATE,
                  allow_empty: bool = False) -> None:
         super().__init__()
         self.num_keypoints = num_keypoints
-        self.max_abs_coordinate = max_abs_coordinate
         self.allow_empty = allow_empty
 
     @staticmethod
@@ -391,18 +628,14 @@ class ValidatePoseAnnotations(BaseTransform):
                 f'{path}: the image has no annotated person; bottom-up '
                 'training needs at least one (annotation ids: none)')
         ids = self._ids(results, N)
-        checks = [('keypoints', kpts.reshape(N, -1)),
-                  ('keypoints_visible', vis), ('bbox', bbox)]
+        checks = [('keypoints', kpts.reshape(N, -1), dict()),
+                  ('keypoints_visible', vis, dict(non_negative=True)),
+                  ('bbox', bbox, dict())]
         if results.get('area') is not None and np.size(results['area']) == N:
-            checks.append(('area', np.asarray(results['area']).reshape(N, 1)))
-        for field, values in checks:
-            values = values.astype(np.float64)
-            bad = ~np.isfinite(values).all(1)
-            if field in ('keypoints', 'bbox'):
-                bad |= (np.abs(np.nan_to_num(values)) >
-                        self.max_abs_coordinate).any(1)
-            elif field == 'keypoints_visible':
-                bad |= (np.nan_to_num(values) < 0).any(1)
+            checks.append(('area', np.reshape(results['area'], (N, 1)),
+                           dict(non_negative=True)))
+        for field, values, kwargs in checks:
+            bad = bad_values(values, **kwargs).any(1)
             if bad.any():
                 people = np.flatnonzero(bad)
                 raise AnnotationError(
@@ -410,10 +643,9 @@ class ValidatePoseAnnotations(BaseTransform):
                     f'{[ids[i] for i in people[:10]]} (people '
                     f'{people[:10].tolist()} of {N}): {field!r} has '
                     'non-finite, negative or out-of-range '
-                    f'(beyond +-{self.max_abs_coordinate:g} px) values')
+                    f'(beyond +-{MAX_ABS_COORDINATE:g} px) values')
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_keypoints='
-                f'{self.num_keypoints}, max_abs_coordinate='
-                f'{self.max_abs_coordinate}, allow_empty={self.allow_empty})')
+                f'{self.num_keypoints}, allow_empty={self.allow_empty})')
