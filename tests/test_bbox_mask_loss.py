@@ -1,10 +1,11 @@
-"""BboxMaskLoss against spec section 3 / 3.1 on hand-made inputs."""
+"""BboxMaskLoss (the release's arithmetic, docs/method.md) on hand-made
+inputs."""
 import pytest
 import torch
 import torch.nn.functional as F
 
 from mmpose_boir.models.losses import BboxMaskLoss
-from mmpose_boir.testing import reference_bbox_mask_loss
+from reference_loops import reference_bbox_mask_loss
 
 MODES = [(bg, c) for bg in ('image', 'instance') for c in ('box', 'release')]
 

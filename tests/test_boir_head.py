@@ -14,6 +14,7 @@ from mmpose.structures import PoseDataSample
 import mmpose_boir  # noqa: F401
 from mmpose_boir.models.heads import BoIRHead
 from mmpose_boir.models.heads.boir_head import AUX_HEADS
+from conftest import repo_env
 
 TINY = 'configs/boir/tiny/boir_tiny_coco.py'
 
@@ -172,8 +173,12 @@ def test_head_builds_standalone_from_registry():
                              embedding_channels=8, gfd_channels=8))
     assert isinstance(head, BoIRHead)
     assert head.keypoint_head[1].out_channels == 14
-    logits = head.forward((torch.randn(2, 40, 16, 16), ))
-    assert logits.shape == (2, 1, 16, 16)
+    out = head.forward((torch.randn(2, 40, 16, 16), ))
+    assert {k: tuple(v.shape) for k, v in out.items()} == dict(
+        center=(2, 1, 16, 16), keypoints=(2, 14, 16, 16),
+        embeddings=(2, 8, 16, 16), bbox=(2, 4, 16, 16))
+    assert list(head.forward((torch.randn(2, 40, 16, 16), ),
+                             with_aux=False)) == ['center']
 
 
 def test_strip_aux_heads_tool(cfg, tmp_path):
@@ -185,22 +190,13 @@ def test_strip_aux_heads_tool(cfg, tmp_path):
                     optimizer=dict(state={})), src)
     proc = subprocess.run([sys.executable, 'tools/strip_aux_heads.py',
                            str(src), str(dst)], capture_output=True,
-                          text=True, env=_repo_env())
+                          text=True, env=repo_env())
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = torch.load(dst, weights_only=True)
     assert set(out) == {'state_dict', 'meta'}
     assert not any(k.split('.')[1] in AUX_HEADS for k in out['state_dict'])
     deployed = _model(cfg, with_aux_heads=False)
     deployed.load_state_dict(out['state_dict'], strict=True)
-
-
-def _repo_env():
-    import os
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [os.path.abspath('.')] +
-        [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
-    return env
 
 
 def test_aspp_trains_on_a_batch_of_one():

@@ -18,6 +18,7 @@ import torch
 cv2 = pytest.importorskip('cv2')
 
 import mmpose_boir  # noqa: E402,F401
+from conftest import repo_env
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = 'configs/boir/tiny/boir_tiny_coco.py'
@@ -29,13 +30,6 @@ pytestmark = pytest.mark.skipif(
     not all(osp.isfile(osp.join(SAMPLES, f)) for f in IMAGES),
     reason='sample COCO images not found')
 
-
-def _env():
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [REPO] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
-    env.setdefault('OMP_NUM_THREADS', '1')
-    return env
 
 
 def _save_random_checkpoint(config, path, center_bias=0.0, **overrides):
@@ -161,7 +155,7 @@ def test_demo_draws_skeletons(tiny_ckpt, tmp_path):
         [sys.executable, 'tools/demo.py', TINY, tiny_ckpt, src, '--out-dir',
          str(tmp_path), '--bbox-thr', '-1', '--kpt-thr', '-1',
          '--save-predictions'],
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+        cwd=REPO, env=repo_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = cv2.imread(str(tmp_path / IMAGES[0]))
     img = cv2.imread(src)
@@ -178,7 +172,7 @@ def test_vis_embedding(tiny_ckpt, tmp_path):
         [sys.executable, 'tools/vis_embedding.py', TINY, tiny_ckpt,
          osp.join(SAMPLES, IMAGES[0]), '--out', str(out), '--score-thr',
          '0', '--max-persons', '3', '--save-maps', str(tmp_path / 'm.npz')],
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+        cwd=REPO, env=repo_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     fig = cv2.imread(str(out))
     assert fig is not None and fig.shape[1] == 4 * 480
@@ -201,6 +195,6 @@ def test_vis_embedding_needs_the_embedding_head(tmp_path):
     proc = subprocess.run(
         [sys.executable, 'tools/vis_embedding.py', TINY, str(ckpt),
          osp.join(SAMPLES, IMAGES[0]), '--out', str(tmp_path / 'x.png')],
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+        cwd=REPO, env=repo_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert 'embedding_head' in proc.stderr

@@ -1,4 +1,4 @@
-"""Issue 4: multi-scale test as a config switch, through the real test
+"""Multi-scale test as a config switch, through the real test
 pipeline (``BottomupResize(aug_scales=...)`` -> ``PackMultiScalePoseInputs``
 -> ``BoIRDataPreprocessor`` -> ``BoIR.forward``) and the Runner."""
 import copy

@@ -23,6 +23,7 @@ import onnxruntime as ort  # noqa: E402
 import mmpose_boir  # noqa: E402,F401
 from mmpose_boir.deploy import (OUTPUT_NAMES, build_deploy_model,  # noqa
                                 export_onnx, keypoints_to_image, preprocess)
+from conftest import repo_env
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = osp.join(REPO, 'configs/boir/tiny/boir_tiny_coco.py')
@@ -136,7 +137,7 @@ def test_export_tool_cli(tmp_path):
          str(out), '--check-image', image, '--score-threshold', '0',
          '--max-instances', '5'],
         cwd=REPO, capture_output=True, text=True, timeout=300,
-        env=_env())
+        env=repo_env())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'onnxruntime vs PyTorch' in proc.stdout
     model = onnx.load(str(out))
@@ -145,11 +146,3 @@ def test_export_tool_cli(tmp_path):
             for d in model.graph.output[0].type.tensor_type.shape.dim]
     assert dims == [5, 17, 2]
 
-
-def _env():
-    import os
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [REPO] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
-    env.setdefault('OMP_NUM_THREADS', '1')
-    return env

@@ -71,9 +71,10 @@ def features(model, fixture):
 
 def _center_heatmap(net, features):
     """Flip-averaged center heatmap after the sigmoid, before smoothing."""
-    from mmpose_boir.models.heads.decoding import sigmoid_clamped
+    from mmpose_boir.codecs.boir_heatmap import sigmoid_clamped
     feats, feats_flip = features[0][-1], features[1][-1].flip(-1)
-    center = sigmoid_clamped(net.head((torch.cat((feats, feats_flip)), )))
+    center = sigmoid_clamped(
+        net.head((torch.cat((feats, feats_flip)), ))['center'])
     return (center[0, 0] + center[1, 0]) / 2
 
 
@@ -108,15 +109,16 @@ def release_centers(fixture, monkeypatch):
     between our center map and the release's reorders and swaps some of
     them. Given the same center map, the rest of inference must agree.
     """
-    from mmpose_boir.models.heads import boir_head
+    from mmpose_boir.codecs import BoIRDecoupledHeatmap
     release = torch.from_numpy(fixture['center_heatmap'])
-    original = boir_head.find_centers
+    original = BoIRDecoupledHeatmap.decode_centers
 
-    def find_release_centers(center, *args):
+    def decode_release_centers(center, *args, **kwargs):
         assert center.shape == release.shape
-        return original(release.to(center), *args)
+        return original(release.to(center), *args, **kwargs)
 
-    monkeypatch.setattr(boir_head, 'find_centers', find_release_centers)
+    monkeypatch.setattr(BoIRDecoupledHeatmap, 'decode_centers',
+                        staticmethod(decode_release_centers))
 
 
 def test_center_heatmap_matches_and_instance_count(model, fixture,

@@ -17,9 +17,12 @@ from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, MODELS
 
 import mmpose_boir  # noqa: F401
-from mmpose_boir.converters import release_key_to_ours
 from release_fixture import (TRAIN_FIXTURE, load_fixture, manifest,
                              weights_from_manifest)
+from tool_modules import load_tool
+
+release_key_to_ours = load_tool(
+    'convert_release_checkpoint').release_key_to_ours
 
 CONFIG = 'configs/boir/boir_w32_coco.py'
 DATA = '../shared/data/coco/'

@@ -1,4 +1,4 @@
-"""Issue 4: flip test on/off, multi-scale test, batch size > 1."""
+"""Flip test on/off, multi-scale test, batch size > 1."""
 import numpy as np
 import pytest
 import torch

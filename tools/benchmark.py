@@ -62,9 +62,12 @@ import torch
 from mmengine.config import Config
 
 import mmpose_boir  # noqa: F401  (compat shims + registration)
-from mmpose_boir.models.heads.decoding import (decode_instance_heatmaps,
-                                               smooth_heatmaps)
-from mmpose_boir.testing import reference_bbox_mask_loss, reference_decode
+from mmpose_boir.codecs import BoIRDecoupledHeatmap
+# the per-instance Python-loop references live with the tests
+sys.path.append(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                         'tests'))
+from reference_loops import (reference_bbox_mask_loss,  # noqa: E402
+                             reference_decode)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_BOIR = osp.join(REPO, 'configs/boir/boir_w32_coco.py')
@@ -353,7 +356,7 @@ class _Dense(torch.nn.Module):
         feats = self.model.extract_feat(x)
         head = self.model.head
         if hasattr(head, 'center_head'):
-            return head.forward(feats)
+            return head.forward(feats, with_aux=False)['center']
         return head.iia_module(feats[-1])
 
 
@@ -481,12 +484,11 @@ def bench_training(args, cfgs, device) -> Dict[str, Dict]:
 
 def vectorised_decode(heatmaps: torch.Tensor, scores: torch.Tensor,
                       stride: float, kernel: int = 3):
-    """What ``BoIRHead.predict`` does after the instance head."""
-    kpts, kpt_scores = decode_instance_heatmaps(
-        smooth_heatmaps(heatmaps, kernel))
+    """The codec's decoding, as ``BoIRHead.predict_tensors`` calls it after
+    the instance head."""
+    kpts, kpt_scores = BoIRDecoupledHeatmap.decode_keypoints(heatmaps, kernel)
     kpt_scores = kpt_scores * scores[:, None]
-    kpts = kpts * stride + stride / 2
-    return kpts.cpu().numpy(), kpt_scores.cpu().numpy()
+    return (kpts * stride).cpu().numpy(), kpt_scores.cpu().numpy()
 
 
 def _interleaved_times(fns: Dict[str, Callable], runs: int, warmup: int,

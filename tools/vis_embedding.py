@@ -7,8 +7,12 @@ The qualitative figure of the paper: the embedding head (trained by the
 Bbox Mask Loss, used only in training) maps every pixel to a unit vector;
 for each detected person center ``c`` the similarity
 ``exp(-beta * ||e_c - e_i||^2)`` of every pixel ``i`` to it (the loss's
-similarity, ``beta`` from the config) is drawn over the image. A
-well-trained model lights up the person's box and little else.
+similarity, ``beta`` from the config) is drawn over the image. The loss
+pushes each person's center embedding away from the other people's and
+from the background's; only its per-instance mode (``background=
+'instance'``) also pulls the embeddings inside the box towards the center,
+so the per-image mode of the released COCO training need not light up the
+whole box.
 
 Panels: the image with the center heatmap and the numbered centers, then
 one panel per person (``--max-persons``, highest center score first). The
@@ -32,7 +36,8 @@ import torch
 import torch.nn.functional as F
 
 import mmpose_boir  # noqa: F401  (compat shims + registration)
-from mmpose_boir.models.heads.decoding import find_centers, sigmoid_clamped
+from mmpose_boir.codecs.boir_heatmap import (BoIRDecoupledHeatmap,
+                                             sigmoid_clamped)
 
 
 def parse_args(argv=None):
@@ -104,10 +109,10 @@ def embedding_similarity(model, img: np.ndarray, max_persons: int = 6,
     feats = model.extract_feat(batch['inputs'])
     x = feats[-1] if isinstance(feats, (list, tuple)) else feats
     head = model.head
-    neck = head.neck(x)
-    center = sigmoid_clamped(head.center_head(neck))[:, 0]
-    emb = F.normalize(head.embedding_head(neck).float(), dim=1)[0]
-    scores, coords, _ = find_centers(
+    dense = head.forward(x)
+    center = sigmoid_clamped(dense['center'])[:, 0]
+    emb = F.normalize(dense['embeddings'].float(), dim=1)[0]
+    scores, coords, _ = BoIRDecoupledHeatmap.decode_centers(
         center, max_persons, score_thr,
         cfg.model.test_cfg.get('blur_kernel_size', 3))
     if beta is None:

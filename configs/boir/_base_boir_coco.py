@@ -108,7 +108,6 @@ data_root = 'data/coco/'
 # of the short side = 0.2 (MAX_TRANSLATE), horizontal flip 0.5 (FLIP)
 train_pipeline = [
     dict(type='LoadImage'),
-    dict(type='ValidatePoseAnnotations'),
     dict(type='BottomupRandomAffine', input_size=input_size,
          shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
          rotate_factor=30, distribution='uniform', bbox_keep_corner=True),

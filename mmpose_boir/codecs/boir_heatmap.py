@@ -1,14 +1,14 @@
-"""Training targets of BoIR: CID's decoupled heatmaps as the release builds them."""
+"""BoIR's codec: CID's decoupled heatmaps as the release builds them (training
+targets), and the release's batched decoding of centers and keypoints."""
 import math
 from typing import Optional, Tuple
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from mmpose.codecs import DecoupledHeatmap
 from mmpose.registry import KEYPOINT_CODECS
-
-#: Coordinates (input pixels, after augmentation) beyond this are corrupt:
-#: they would overflow the integer casts of the heatmap code.
-MAX_COORDINATE = 1e9
+from torch import Tensor
 
 
 def gaussian_radius(height: float, width: float,
@@ -118,46 +118,6 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
         self.jitter = jitter
         self.peak_rounding = peak_rounding
 
-    # ---------------------------------------------------------------- checks
-    @staticmethod
-    def _check_finite(keypoints: np.ndarray, keypoints_visible: np.ndarray,
-                      corners: np.ndarray) -> None:
-        """Reject what would crash (``int(nan)``) or silently drop people.
-
-        Labelled keypoints and all box corners must be finite and within
-        ``+-MAX_COORDINATE`` pixels; visibilities must be finite. Unlabelled
-        keypoints may hold anything (they are never read). The pipeline's
-        ``ValidatePoseAnnotations`` catches these earlier and names the image
-        and annotation; this is the codec's own guard.
-        """
-        N, K = keypoints.shape[:2]
-        vis = np.asarray(keypoints_visible)
-        if vis.shape != (N, K):
-            raise ValueError(f'BoIRDecoupledHeatmap: keypoints_visible of '
-                             f'shape {vis.shape}, expected {(N, K)}')
-        if len(corners) != N:
-            raise ValueError(f'BoIRDecoupledHeatmap: {len(corners)} boxes '
-                             f'for {N} people')
-        problems = []
-        bad = ~np.isfinite(vis).all(1)
-        if bad.any():
-            problems.append(('non-finite keypoints_visible', bad))
-        with np.errstate(invalid='ignore'):
-            bad = ((~np.isfinite(keypoints).all(-1) |
-                    (np.abs(keypoints) > MAX_COORDINATE).any(-1)) &
-                   (vis > 0)).any(1)
-            if bad.any():
-                problems.append(('non-finite or huge visible keypoints', bad))
-            bad = (~np.isfinite(corners) |
-                   (np.abs(corners) > MAX_COORDINATE)).any((1, 2))
-        if bad.any():
-            problems.append(('non-finite or huge box corners', bad))
-        if problems:
-            raise ValueError('BoIRDecoupledHeatmap: ' + '; '.join(
-                f'{what} for people {np.flatnonzero(b)[:10].tolist()}'
-                for what, b in problems) + ' (add ValidatePoseAnnotations '
-                'after LoadImage to have the image and annotation named)')
-
     # --------------------------------------------------------------- drawing
     def _radius(self, corners: np.ndarray) -> int:
         """Integer radius of one person from its (4, 2) corners in cells
@@ -213,7 +173,6 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
             keypoints_visible = np.ones((N, K), dtype=np.float32)
         W, H = self.heatmap_size
         corners = np.asarray(bbox, dtype=np.float64).reshape(-1, 4, 2)
-        self._check_finite(keypoints, keypoints_visible, corners)
         labelled = np.asarray(keypoints_visible) > 0
         kpts = np.asarray(keypoints, dtype=np.float64) / self.scale_factor
         cells = corners / self.scale_factor
@@ -276,3 +235,108 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
             instance_coords=np.array(inst_roots, dtype=np.int64).reshape(
                 -1, 2),
             instance_indices=np.array(inst_indices, dtype=np.int64))
+
+    # ---------------------------------------------------------------- decode
+    # Decoding is batched tensor code (no Python loop over instances) that
+    # runs inside the network's graph: BoIRHead.predict_tensors calls it for
+    # prediction, export, the benchmark and the visualisation alike.
+
+    @staticmethod
+    def decode_centers(centers: Tensor, max_instances: int,
+                       score_threshold: float, blur_kernel_size: int = 3,
+                       padded: bool = False) -> Tuple[Tensor, ...]:
+        """Instance centers: top-k local maxima of the smoothed center maps.
+
+        As the release: ``(h + avgpool_k(h)) / 2``, peaks where a max-pool
+        (kernel :func:`peak_pool_kernel`) equals the map, the
+        ``max_instances`` highest per image, kept when above
+        ``score_threshold``.
+
+        Args:
+            centers: ``[B, H, W]`` center probabilities.
+            max_instances: k per image.
+            score_threshold: keep peaks strictly above it.
+            blur_kernel_size: the smoothing kernel.
+            padded: return every image's k rows with a ``valid`` mask
+                (fixed shapes, for export) instead of only the kept ones.
+
+        Returns:
+            ``scores [N]``, ``coords [N, 2]`` (x, y) long, ``img_ids [N]``,
+            ordered by image then by descending score; with ``padded`` also
+            ``valid [N]`` bool and ``N = B * k``.
+        """
+        B, H, W = centers.shape
+        smoothed = smooth_heatmaps(centers, blur_kernel_size)
+        k = peak_pool_kernel(H, W)
+        maxima = F.max_pool2d(smoothed[:, None], k, 1, (k - 1) // 2)[:, 0]
+        peaks = (smoothed * torch.eq(maxima, smoothed).float()).reshape(B, -1)
+        scores, index = peaks.topk(min(max_instances, H * W), dim=1)
+        img_ids = torch.arange(B, device=scores.device)[:, None].expand_as(
+            scores)
+        coords = torch.stack(
+            (index % W, torch.div(index, W, rounding_mode='floor')), -1)
+        valid = scores > score_threshold
+        if padded:
+            return (scores.reshape(-1), coords.reshape(-1, 2),
+                    img_ids.reshape(-1), valid.reshape(-1))
+        return scores[valid], coords[valid], img_ids[valid]
+
+    @staticmethod
+    def decode_keypoints(heatmaps: Tensor,
+                         blur_kernel_size: int = 3) -> Tuple[Tensor, Tensor]:
+        """Keypoints of instance heatmaps, as the release decodes them.
+
+        The maps are smoothed as the centers; each keypoint's argmax moves a
+        quarter cell towards the higher of its two neighbours along x and
+        along y (no move at the map border or on ties), and the cell's
+        center is the keypoint: ``(x + 0.5, y + 0.5)`` cells, which is the
+        release's ``x * 4 + 2`` input pixels at stride 4.
+
+        Args:
+            heatmaps: ``[N, K, H, W]`` probabilities.
+            blur_kernel_size: the smoothing kernel.
+
+        Returns:
+            keypoints ``[N, K, 2]`` (x, y) in heatmap cells (float) and
+            scores ``[N, K]``, the smoothed maxima.
+        """
+        heatmaps = smooth_heatmaps(heatmaps, blur_kernel_size)
+        N, K, H, W = heatmaps.shape
+        flat = heatmaps.reshape(N, K, H * W)
+        scores, index = flat.max(dim=2)
+        x = index % W
+        y = torch.div(index, W, rounding_mode='floor')
+
+        def value(yy: Tensor, xx: Tensor) -> Tensor:
+            return torch.gather(flat, 2, (yy * W + xx)[..., None])[..., 0]
+
+        x_l, x_r = (x - 1).clamp(min=0), (x + 1).clamp(max=W - 1)
+        y_t, y_b = (y - 1).clamp(min=0), (y + 1).clamp(max=H - 1)
+        dx = torch.sign(value(y, x_r) - value(y, x_l)) * 0.25
+        dy = torch.sign(value(y_b, x) - value(y_t, x)) * 0.25
+        dx = dx * ((x > 0) & (x < W - 1)).float()
+        dy = dy * ((y > 0) & (y < H - 1)).float()
+        keypoints = torch.stack((x.float() + dx + 0.5, y.float() + dy + 0.5),
+                                dim=-1)
+        return keypoints, scores
+
+
+def sigmoid_clamped(x: Tensor, delta: float = 1e-4) -> Tensor:
+    """Sigmoid clamped to ``[delta, 1 - delta]``, computed in float32 (the
+    release's ``_sigmoid``)."""
+    return x.float().sigmoid().clamp(min=delta, max=1 - delta)
+
+
+def smooth_heatmaps(heatmaps: Tensor, kernel: int = 3) -> Tensor:
+    """``(h + avg_pool_k(h)) / 2``; any ``[..., H, W]`` shape."""
+    shape = heatmaps.shape
+    h = heatmaps.reshape(-1, 1, *shape[-2:])
+    pooled = F.avg_pool2d(h, kernel, 1, (kernel - 1) // 2)
+    return ((h + pooled) / 2).reshape(shape)
+
+
+def peak_pool_kernel(height: int, width: int) -> int:
+    """The release's max-pool kernel for center peaks: 7 if the mean side
+    is above 300 cells, 5 above 200, else 3."""
+    size = (height + width) / 2.0
+    return 7 if size > 300 else 5 if size > 200 else 3

@@ -1,7 +1,7 @@
 """The deployed BoIR network as one exportable ``nn.Module``.
 
 :class:`BoIRDeployModel` runs, on one image that is already warped to the
-network's input size (spec section 5, step 1), everything that the
+network's input size, everything that the
 deployed BoIR computes:
 
 ``normalise -> HRNet -> concat -> ASPP neck -> center head -> top-k centers
@@ -26,9 +26,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..models.heads.decoding import (decode_instance_heatmaps,
-                                     peak_pool_kernel, sigmoid_clamped,
-                                     smooth_heatmaps)
 
 OUTPUT_NAMES = ('keypoints', 'keypoint_scores', 'scores', 'valid')
 
@@ -45,8 +42,9 @@ class BoIRDeployModel(nn.Module):
             it (default: ``test_cfg.score_threshold``, 0.01).
         flip_test: average with the mirrored image (default:
             ``test_cfg.flip_test``).
-        flip_indices: keypoint flip pairs (default: COCO's 17 keypoints
-            when K = 17, else required with ``flip_test``).
+        flip_indices: keypoint flip pairs, the dataset's (required with
+            ``flip_test``; :func:`build_deploy_model` reads them from the
+            config's dataset metainfo).
         blur_kernel_size: smoothing kernel (default ``test_cfg``, 3).
         normalize: include the data preprocessor's channel order swap and
             mean/std normalisation in the graph (input: the warped image as
@@ -85,10 +83,10 @@ class BoIRDeployModel(nn.Module):
             test_cfg.get('blur_kernel_size', 3))
         K = self.head.num_keypoints
         if flip_indices is None and self.flip_test:
-            if K != 17:
-                raise ValueError('flip_indices are needed for flip test '
-                                 f'with {K} keypoints')
-            flip_indices = COCO_FLIP_INDICES
+            raise ValueError(
+                f'flip_indices are needed for flip test ({K} keypoints): '
+                "pass the dataset's (build_deploy_model reads them from the "
+                "config's dataset metainfo)")
         self.register_buffer(
             'flip_indices',
             torch.as_tensor(list(flip_indices or range(K)), dtype=torch.long),
@@ -127,46 +125,14 @@ class BoIRDeployModel(nn.Module):
         feats = self.features(x)
         if self.flip_test:
             feats = torch.cat((feats[:1], feats[1:].flip(-1)))
-        _, C, H, W = feats.shape
-
-        # centers: mean of both flips, smoothed, peaks, top-M (padded)
-        center = sigmoid_clamped(self.head.forward((feats, )))[:, 0]
-        center = center.mean(0, keepdim=True)
-        smoothed = smooth_heatmaps(center, self.blur_kernel_size)
-        k = peak_pool_kernel(H, W)
-        maxima = nn.functional.max_pool2d(smoothed[:, None], k, 1,
-                                          (k - 1) // 2)[:, 0]
-        peaks = (smoothed * torch.eq(maxima, smoothed).float()).reshape(-1)
-        M = min(self.max_instances, H * W)
-        scores, index = peaks.topk(M)
-        valid = scores > self.score_threshold
-        coords = torch.stack(
-            (index % W, torch.div(index, W, rounding_mode='floor')), dim=1)
-
-        # instance parameters and instance heatmaps of every row
-        flat = feats.flatten(2)  # [B', C, HW]
-        n = feats.shape[0]
-        params = flat.index_select(2, index).permute(0, 2, 1).reshape(
-            n * M, C)  # rows of image 0, then of the flipped image
-        img_ids = torch.arange(n, device=feats.device).repeat_interleave(M)
-        row_coords = coords.repeat(n, 1)
-        heatmaps = sigmoid_clamped(
-            self.head.instance_head(feats, params, row_coords, img_ids))
-        if self.flip_test:
-            heatmaps = (heatmaps[:M] + heatmaps[M:].index_select(
-                1, self.flip_indices)) / 2
-        heatmaps = smooth_heatmaps(heatmaps, self.blur_kernel_size)
-        keypoints, keypoint_scores = decode_instance_heatmaps(heatmaps)
-        keypoint_scores = keypoint_scores * scores[:, None]
-        stride = torch.tensor(
-            [image.shape[-1] / W, image.shape[-2] / H],
-            dtype=keypoints.dtype, device=keypoints.device)
-        keypoints = keypoints * stride + stride / 2
-        return keypoints, keypoint_scores, scores, valid
-
-
-#: COCO's 17 keypoints, left/right swapped.
-COCO_FLIP_INDICES = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
+        out = self.head.predict_tensors(
+            [feats], 1, (image.shape[-1], image.shape[-2]),
+            dict(flip_test=self.flip_test, max_instances=self.max_instances,
+                 score_threshold=self.score_threshold,
+                 blur_kernel_size=self.blur_kernel_size),
+            self.flip_indices, padded=True)
+        return (out['keypoints'], out['keypoint_scores'], out['scores'],
+                out['valid'])
 
 
 def build_deploy_model(config, checkpoint: Optional[str] = None,
@@ -200,12 +166,10 @@ def build_deploy_model(config, checkpoint: Optional[str] = None,
 
 
 def _flip_indices_from_config(cfg) -> Optional[list]:
-    try:
-        from mmpose.apis.inference import dataset_meta_from_config
-        meta = dataset_meta_from_config(cfg, 'test')
-        return list(meta['flip_indices']) if meta else None
-    except Exception:  # noqa: BLE001  (falls back to COCO's for K=17)
-        return None
+    """The test dataset's flip indices (MMPose's dataset metainfo)."""
+    from mmpose.apis.inference import dataset_meta_from_config
+    meta = dataset_meta_from_config(cfg, 'test')
+    return list(meta['flip_indices']) if meta else None
 
 
 # ------------------------------------------------------------------- host

@@ -48,7 +48,6 @@ model = dict(
 data_root = '../shared/data/coco/'
 train_pipeline = [
     dict(type='LoadImage'),
-    dict(type='ValidatePoseAnnotations'),
     dict(type='BottomupRandomAffine', input_size=input_size,
          shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
          rotate_factor=30, distribution='uniform', bbox_keep_corner=True),

@@ -29,11 +29,10 @@ default_hooks = dict(
     checkpoint=dict(by_epoch=False, interval=3, save_best=None))
 log_processor = dict(by_epoch=False, window_size=1)
 # The training data also take the hardened path recommended for every config
-# (issue 7): annotations validated at load time, samples validated in the
-# pipeline, and the ignore mask with crowd RLEs, packed into gt_fields.
+# annotations validated at load time (the one validation layer), and the
+# ignore mask with crowd RLEs, packed into gt_fields.
 train_pipeline = [
     dict(type='LoadImage'),
-    dict(type='ValidatePoseAnnotations'),
     dict(type='BottomupRandomAffine', input_size={{_base_.input_size}},
          shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
          rotate_factor=30, distribution='uniform', bbox_keep_corner=True),

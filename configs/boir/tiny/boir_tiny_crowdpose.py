@@ -15,7 +15,6 @@ dataset_type = 'ValidatedCrowdPoseDataset'
 data_root = '../shared/data/crowdpose/'
 train_pipeline = [
     dict(type='LoadImage'),
-    dict(type='ValidatePoseAnnotations'),
     dict(type='BottomupRandomAffine', input_size=(128, 128),
          shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
          rotate_factor=30, distribution='uniform', bbox_keep_corner=True),

@@ -2,7 +2,6 @@
 import math
 from typing import Dict, Sequence, Tuple
 
-import numpy as np
 import torch
 from mmengine.structures import InstanceData
 from mmpose.models.heads.base_head import BaseHead
@@ -12,8 +11,7 @@ from mmpose.utils.typing import (ConfigType, Features, OptConfigType,
 from torch import Tensor, nn
 
 from ..utils import ASPP, ResidualHead
-from .decoding import (decode_instance_heatmaps, find_centers,
-                       sigmoid_clamped, smooth_heatmaps)
+from ...codecs.boir_heatmap import BoIRDecoupledHeatmap, sigmoid_clamped
 from .instance_keypoint_head import InstanceKeypointHead
 
 #: Sub-modules used only to compute training losses.
@@ -60,7 +58,8 @@ class BoIRHead(BaseHead):
             ``(y, x)`` to the distance-to-box conversion, so the box is
             ``(y - l, x - t, l + r, t + b)``; ``'xy'`` (opt-in): the
             geometric ``(x - l, y - t, l + r, t + b)``.
-        decoder: the codec (for ``input_size``/``heatmap_size``).
+        decoder: the codec; its ``decode_centers``/``decode_keypoints`` decode
+            the heatmaps (a :class:`BoIRDecoupledHeatmap`).
         init_cfg: MMEngine init config (the heads initialise themselves).
     """
 
@@ -126,7 +125,9 @@ class BoIRHead(BaseHead):
 
     # ------------------------------------------------------------------ init
     def _init_heads(self, prior_prob: float, bbox_head_init: str) -> None:
-        """The release's initialisation (spec section 1)."""
+        """The release's initialisation: every conv and linear weight
+        N(0, 0.001), conv biases at the prior ``-log((1 - p) / p)``, linear
+        biases 0; the bbox head as ``bbox_head_init`` says."""
         bias = -math.log((1 - prior_prob) / prior_prob)
         for name, child in self.named_children():
             for m in child.modules():
@@ -176,9 +177,22 @@ class BoIRHead(BaseHead):
                 logger='current')
 
     # --------------------------------------------------------------- forward
-    def forward(self, feats: Features) -> Tensor:
-        """Center heatmap logits ``[B, 1, H, W]`` of ``feats[-1]``."""
-        return self.center_head(self.neck(_last(feats)))
+    def forward(self, feats: Features, with_aux: bool = True) -> Dict[str,
+                                                                    Tensor]:
+        """The dense outputs of the concatenated features ``feats[-1]``.
+
+        Returns a dict of logits ``[B, C, H, W]``: ``center`` (C = 1), and,
+        when the auxiliary heads are built and ``with_aux``, ``keypoints``
+        (C = K), ``embeddings`` (C = D) and ``bbox`` (C = 4: the distances
+        l, t, r, b from each cell to its person's box).
+        """
+        neck = self.neck(_last(feats))
+        out = dict(center=self.center_head(neck))
+        if with_aux and self.with_aux_heads:
+            out.update(keypoints=self.keypoint_head(neck),
+                       embeddings=self.embedding_head(neck),
+                       bbox=self.bbox_head(neck))
+        return out
 
     def instance_params(self, feats: Tensor, coords: Tensor,
                         img_ids: Tensor) -> Tensor:
@@ -194,76 +208,134 @@ class BoIRHead(BaseHead):
                 feats: Features,
                 batch_data_samples: OptSampleList,
                 test_cfg: ConfigType = {}) -> Predictions:
-        """Decode poses as the release does (spec section 5), batched.
+        """Poses of a batch, as MMPose's heads return them.
 
         ``feats`` is a tuple of feature maps, or with ``flip_test`` a pair
         ``[feats, feats_of_flipped_input]``; with ``multiscale_test`` a list
-        of those, one per scale (the first is the main scale), whose center
-        and keypoint heatmaps are averaged at the main scale's resolution.
+        of those, one per scale (the first is the main scale). Flip indices
+        come from the data samples' metainfo (the dataset's).
 
         Returns a list (one per image) of ``InstanceData`` with
         ``keypoints`` (n, K, 2) in input pixels, ``keypoint_scores`` (n, K)
-        and ``bbox_scores`` (n,) (the center scores).
+        and ``bbox_scores`` (n,) (the center scores). See
+        :meth:`predict_tensors` for the computation.
         """
         flip_test = test_cfg.get('flip_test', False)
         multiscale = test_cfg.get('multiscale_test', False)
-        scale_feats = feats if multiscale else [feats]
-        flip_indices = batch_data_samples[0].metainfo['flip_indices']
         B = len(batch_data_samples)
-
+        flip_indices = None
+        if flip_test:
+            flip_indices = batch_data_samples[0].metainfo.get('flip_indices')
+            if flip_indices is None:
+                raise ValueError(
+                    'BoIRHead: test_cfg.flip_test needs the dataset\'s '
+                    '`flip_indices` in the data samples\' metainfo')
         levels = []
-        for f in scale_feats:
+        for f in (feats if multiscale else [feats]):
             if flip_test:
-                x = torch.cat((_last(f[0]), _last(f[1]).flip(-1)))
+                levels.append(torch.cat((_last(f[0]), _last(f[1]).flip(-1))))
             else:
-                x = _last(f)
-            center = sigmoid_clamped(self.forward((x, )))[:, 0]
-            if flip_test:
-                center = (center[:B] + center[B:]) / 2
-            levels.append((x, center))
-        H, W = levels[0][1].shape[-2:]
-        center = torch.stack([_resize(c, (H, W)) for _, c in levels]).mean(0)
-
-        scores, coords, img_ids = find_centers(
-            center, test_cfg.get('max_instances', 30),
-            test_cfg.get('score_threshold', 0.01),
-            test_cfg.get('blur_kernel_size', 3))
-
-        heatmaps = center.new_zeros((len(scores), self.num_keypoints, H, W))
-        if len(scores):
-            for x, _ in levels:
-                h, w = x.shape[-2:]
-                lvl_coords = _rescale_coords(coords, (W, H), (w, h))
-                hm = self._instance_heatmaps(x, lvl_coords, img_ids, B,
-                                             flip_test, flip_indices)
-                heatmaps = heatmaps + _resize(hm, (H, W))
-            heatmaps = heatmaps / len(levels)
-        heatmaps = smooth_heatmaps(heatmaps, test_cfg.get(
-            'blur_kernel_size', 3))
-        keypoints, keypoint_scores = decode_instance_heatmaps(heatmaps)
-        keypoint_scores = keypoint_scores * scores[:, None]
-
-        input_size = np.array(batch_data_samples[0].metainfo['input_size'],
-                              dtype=np.float32)
-        stride = torch.as_tensor(input_size / np.array([W, H]),
-                                 dtype=keypoints.dtype,
-                                 device=keypoints.device)
-        keypoints = keypoints * stride + stride / 2
+                levels.append(_last(f))
+        input_size = batch_data_samples[0].metainfo['input_size']
+        out = self.predict_tensors(levels, B, input_size, test_cfg,
+                                   flip_indices)
 
         preds = []
-        keypoints, keypoint_scores = keypoints.cpu(), keypoint_scores.cpu()
-        img_ids_cpu, scores_cpu = img_ids.cpu(), scores.cpu()
+        out = {k: v.cpu() for k, v in out.items()}
         for b in range(B):
-            sel = img_ids_cpu == b
+            sel = out['img_ids'] == b
             preds.append(InstanceData(
-                keypoints=keypoints[sel].numpy(),
-                keypoint_scores=keypoint_scores[sel].numpy(),
-                bbox_scores=scores_cpu[sel].numpy()))
+                keypoints=out['keypoints'][sel].numpy(),
+                keypoint_scores=out['keypoint_scores'][sel].numpy(),
+                bbox_scores=out['scores'][sel].numpy()))
         if test_cfg.get('output_heatmaps', False):
             from mmengine.structures import PixelData
-            fields = [PixelData(heatmaps=center[b:b + 1]) for b in range(B)]
+            fields = [PixelData(heatmaps=out['center'][b:b + 1])
+                      for b in range(B)]
             return preds, fields
         return preds
+
+    def predict_tensors(self,
+                        levels: Sequence[Tensor],
+                        batch_size: int,
+                        input_size: Tuple[int, int],
+                        test_cfg: ConfigType = {},
+                        flip_indices: Sequence[int] = None,
+                        padded: bool = False) -> Dict[str, Tensor]:
+        """The one decoding path: predict, export, benchmark, visualisation.
+
+        As the release: center maps (averaged over the flip and the scales),
+        the codec's :meth:`~BoIRDecoupledHeatmap.decode_centers`, backbone
+        features at each center (and at the same cell of the flipped
+        features) into the instance keypoint head, flipped heatmaps averaged
+        through ``flip_indices``, the codec's
+        :meth:`~BoIRDecoupledHeatmap.decode_keypoints`, keypoint scores
+        times the center score. The decoding is the head's codec's
+        (``decoder``; a default :class:`BoIRDecoupledHeatmap` when none).
+
+        Args:
+            levels: per scale (main scale first), the features
+                ``[B, C, h, w]``, or with flip test ``[2B, C, h, w]`` whose
+                second half are the mirrored input's features already
+                flipped back.
+            batch_size: B.
+            input_size: (w, h) of the main scale's input.
+            test_cfg: ``flip_test``, ``max_instances``, ``score_threshold``,
+                ``blur_kernel_size``.
+            flip_indices: keypoint flip pairs (needed with flip test).
+            padded: fixed-size output (``max_instances`` rows per image and
+                a ``valid`` mask) for export.
+
+        Returns:
+            dict with ``keypoints [N, K, 2]`` (x, y input pixels),
+            ``keypoint_scores [N, K]``, ``scores [N]`` (center scores),
+            ``img_ids [N]``, ``center [B, H, W]`` (the averaged center map),
+            and with ``padded`` ``valid [N]``.
+        """
+        flip_test = test_cfg.get('flip_test', False)
+        kernel = test_cfg.get('blur_kernel_size', 3)
+        B = batch_size
+        for x in levels:
+            if len(x) != (2 * B if flip_test else B):
+                raise ValueError(
+                    f'BoIRHead.predict_tensors: features of {len(x)} images '
+                    f'for a batch of {B}'
+                    f'{" with flip test" if flip_test else ""}')
+        if flip_test and flip_indices is None:
+            raise ValueError('BoIRHead: flip test needs flip_indices')
+        centers = []
+        for x in levels:
+            center = sigmoid_clamped(self.forward(x, with_aux=False)
+                                     ['center'])[:, 0]
+            if flip_test:
+                center = (center[:B] + center[B:]) / 2
+            centers.append(center)
+        H, W = centers[0].shape[-2:]
+        center = torch.stack([_resize(c, (H, W)) for c in centers]).mean(0)
+
+        codec = self.decoder or BoIRDecoupledHeatmap
+        decoded = codec.decode_centers(
+            center, test_cfg.get('max_instances', 30),
+            test_cfg.get('score_threshold', 0.01), kernel, padded=padded)
+        scores, coords, img_ids = decoded[:3]
+
+        heatmaps = center.new_zeros((len(scores), self.num_keypoints, H, W))
+        for x in levels:
+            h, w = x.shape[-2:]
+            lvl_coords = _rescale_coords(coords, (W, H), (w, h))
+            hm = self._instance_heatmaps(x, lvl_coords, img_ids, B,
+                                         flip_test, flip_indices)
+            heatmaps = heatmaps + _resize(hm, (H, W))
+        heatmaps = heatmaps / len(levels)
+        keypoints, keypoint_scores = codec.decode_keypoints(heatmaps, kernel)
+        stride = torch.tensor([input_size[0] / W, input_size[1] / H],
+                              dtype=keypoints.dtype, device=keypoints.device)
+        out = dict(keypoints=keypoints * stride,
+                   keypoint_scores=keypoint_scores * scores[:, None],
+                   scores=scores, img_ids=img_ids, center=center)
+        if padded:
+            out['valid'] = decoded[3]
+        return out
 
     def _instance_heatmaps(self, x: Tensor, coords: Tensor, img_ids: Tensor,
                            batch_size: int, flip_test: bool,
@@ -280,7 +352,9 @@ class BoIRHead(BaseHead):
         hm = sigmoid_clamped(self.instance_head(x, params, coords, img_ids))
         if flip_test:
             n = len(hm) // 2
-            hm = (hm[:n] + hm[n:][:, list(flip_indices)]) / 2
+            index = torch.as_tensor(flip_indices, dtype=torch.long,
+                                    device=hm.device)
+            hm = (hm[:n] + hm[n:].index_select(1, index)) / 2
         return hm
 
     # ------------------------------------------------------------------ loss
@@ -288,19 +362,16 @@ class BoIRHead(BaseHead):
              feats: Features,
              batch_data_samples: OptSampleList,
              train_cfg: ConfigType = {}) -> dict:
-        """The four BoIR losses (spec section 3), each logged by name."""
+        """The four BoIR losses, each logged by name (see docs/method.md)."""
         if not self.with_aux_heads:
             raise RuntimeError('BoIRHead(with_aux_heads=False) is a deployed '
                                'head and cannot compute training losses')
         x = _last(feats)
-        B, _, H, W = x.shape
+        B = len(x)
         targets = _collect_targets(batch_data_samples, self.num_keypoints,
                                    x.device)
-        neck = self.neck(x)
-        multi_logits = torch.cat(
-            (self.keypoint_head(neck), self.center_head(neck)), dim=1)
-        embeddings = self.embedding_head(neck)
-        box_dist = self.bbox_head(neck)
+        dense = self.forward(x)
+        multi_logits = torch.cat((dense['keypoints'], dense['center']), dim=1)
 
         coords, img_ids = targets['coords'], targets['img_ids']
         with torch.autocast(device_type=x.device.type, enabled=False):
@@ -312,9 +383,10 @@ class BoIRHead(BaseHead):
             }
             boxes = targets['boxes']
             losses['loss_bbox_mask'] = self.bbox_mask_loss(
-                embeddings.float(), [boxes[img_ids == b] for b in range(B)])
-            losses['loss_bbox'] = self._box_loss(box_dist.float(), coords,
-                                                 img_ids, boxes)
+                dense['embeddings'].float(),
+                [boxes[img_ids == b] for b in range(B)])
+            losses['loss_bbox'] = self._box_loss(dense['bbox'].float(),
+                                                 coords, img_ids, boxes)
 
         max_instances = train_cfg.get('max_train_instances', -1)
         if 0 < max_instances < len(img_ids):

@@ -1,7 +1,7 @@
 """CID's Global Feature Decoupling (GFD) module as BoIR uses it.
 
 Differences from MMPose's ``GFDModule`` (``cid_head.py``), following the
-BoIR release (spec section 1): each attention's ``Linear`` is followed by a
+BoIR release: each attention's ``Linear`` is followed by a
 ``LayerNorm``; the spatial attention normalises its mask with an
 ``InstanceNorm2d`` instead of a sigmoid and measures relative coordinates
 from integer cell positions; the fused features pass an ``InstanceNorm2d``
@@ -63,11 +63,34 @@ class SpatialAttention(nn.Module):
 class InstanceKeypointHead(nn.Module):
     """Instance-wise keypoint heatmaps from backbone features (CID's GFD).
 
+    Computes, for each instance ``n`` of image ``b`` with parameter ``p_n``
+    (the backbone feature vector at its center), on the image's decoupled
+    features ``g_b = conv_down(feats_b)`` (C channels):
+
+    ``heatmap_conv(relu(IN(fuse(cat(g_b * ca_n, g_b * m_n)))))``
+
+    with ``ca_n = channel_attention.atn(p_n)`` and the spatial mask ``m_n =
+    IN(conv(cat(<g_b, sa_n>, offsets to the center)))``, ``sa_n =
+    spatial_attention.atn(p_n)``. The 1x1 ``fuse`` conv ``[W1 | W2]`` is
+    linear, so it is evaluated factorised instead of on the per-instance
+    ``[N, 2C, H, W]`` concatenation:
+
+    ``fuse(...) = (W1 diag(ca_n)) g_b + m_n * (W2 g_b) + bias``
+
+    where ``W2 g_b`` is computed once per image, the first term is one
+    batched matrix product ``[N, C, C] x [N, C, HW]``, and the spatial
+    attention's channel sum ``<g_b, sa_n>`` is a ``[1, C] x [C, HW]``
+    product, with no ``[N, C, H, W]`` modulated copy. The parameters (and
+    the state dict) are those of the direct form, which
+    :class:`ChannelAttention` and :class:`SpatialAttention` still compute
+    on their own.
+
     Args:
         in_channels: channels of the backbone features and of the instance
             parameters (480 for HRNet-W32, 720 for W48).
         num_keypoints: K.
-        channels: channels of the decoupled features (64 in BoIR).
+        channels: channels of the decoupled features (64 for W32, 96 for
+            W48 in BoIR).
 
     Shapes: feats ``[B, C_in, H, W]``, params ``[N, C_in]``, coords
     ``[N, 2]`` (x, y), img_ids ``[N]`` -> logits ``[N, K, H, W]``.
@@ -85,9 +108,63 @@ class InstanceKeypointHead(nn.Module):
 
     def forward(self, feats: Tensor, params: Tensor, coords: Tensor,
                 img_ids: Tensor) -> Tensor:
-        global_feats = self.conv_down(feats)[img_ids]
-        fused = torch.cat((self.channel_attention(global_feats, params),
-                           self.spatial_attention(global_feats, params,
-                                                  coords)), dim=1)
-        fused = F.relu(self.fuse_attention(fused))
-        return self.heatmap_conv(fused)
+        g = self.conv_down(feats).flatten(2)  # [B, C, HW]
+        H, W = feats.shape[-2:]
+        N = len(params)
+        if N == 0:
+            return g.new_zeros((0, self.heatmap_conv.out_channels, H, W))
+        if torch.onnx.is_in_onnx_export():
+            # static shapes for the exported graph: one copy of the
+            # features per instance instead of the grouping below
+            return self._decouple(g.index_select(0, img_ids), params, coords,
+                                  H, W).reshape(N, -1, H, W)
+        # instances grouped by image, so that each image's features are
+        # used in place, without a per-instance copy
+        sels, outs = [], []
+        for b in range(len(g)):
+            sel = torch.nonzero(img_ids == b).reshape(-1)
+            if sel.numel():
+                sels.append(sel)
+                outs.append(self._decouple(g[b], params[sel], coords[sel], H,
+                                           W))
+        order = torch.cat(sels)
+        out = torch.cat(outs)
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(N, device=order.device)
+        return out.index_select(0, inverse).reshape(N, -1, H, W)
+
+    def _decouple(self, g: Tensor, params: Tensor, coords: Tensor, H: int,
+                  W: int) -> Tensor:
+        """Logits ``[n, K, HW]`` of n instances of one image, ``g [C, HW]``
+        (or of any images, ``g [n, C, HW]`` per instance).
+
+        The fuse conv's bias is not added: the InstanceNorm that follows
+        removes any per-channel constant, so its gradient is 0 in the direct
+        form too. It stays in the graph (times 0) so that every parameter
+        gets a gradient, as DistributedDataParallel requires.
+        """
+        C = g.shape[-2]
+        n = len(params)
+        fuse = self.fuse_attention[0].weight.reshape(C, 2 * C)
+        ca = self.channel_attention.atn(params)  # [n, C]
+        sa = self.spatial_attention.atn(params)  # [n, C]
+        spatial = self.spatial_attention
+        ys = torch.arange(H, device=g.device, dtype=g.dtype)
+        xs = torch.arange(W, device=g.device, dtype=g.dtype)
+        c = coords.to(g.dtype)
+        rel_x = (c[:, 0, None, None] - xs[None, None, :]).expand(n, H, W)
+        rel_y = (c[:, 1, None, None] - ys[None, :, None]).expand(n, H, W)
+        rel = torch.stack((rel_x, rel_y), dim=1) / spatial.coord_scale
+        # <g, sa_n> over channels
+        fsum = torch.matmul(sa[:, None, :], g).reshape(n, 1, H, W)
+        mask = spatial.norm(spatial.conv(torch.cat((fsum, rel), dim=1)))
+        # (W1 diag(ca_n)) g + m_n * (W2 g)
+        fused = torch.matmul(fuse[None, :, :C] * ca[:, None, :], g)
+        fused = fused.addcmul_(mask.reshape(n, 1, H * W),
+                               torch.matmul(fuse[:, C:], g))
+        fused = self.fuse_attention[1](fused.reshape(n, C, H, W))
+        fused = F.relu(fused, inplace=True).reshape(n, C, H * W)
+        heatmap = self.heatmap_conv
+        out = torch.matmul(heatmap.weight.reshape(-1, C), fused)
+        bias = heatmap.bias + 0 * self.fuse_attention[0].bias.sum()
+        return out + bias[None, :, None]

@@ -1,4 +1,4 @@
-"""The Bbox Mask Loss, BoIR's box-supervised embedding loss (spec 3, 3.1)."""
+"""The Bbox Mask Loss, BoIR's box-supervised embedding loss (docs/method.md)."""
 from typing import Sequence
 
 import torch

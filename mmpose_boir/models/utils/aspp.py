@@ -44,7 +44,7 @@ class _ImagePooling(nn.Sequential):
 
 
 class ASPP(nn.Module):
-    """ASPP as in DeepLabV3, without dropout (BoIR spec section 1).
+    """ASPP as in DeepLabV3, without dropout (as the BoIR release).
 
     Branches: a 1x1 conv, one dilated 3x3 conv per atrous rate and image
     pooling, each ``conv (no bias) -> BN -> ReLU`` with ``channels`` outputs;
