@@ -22,7 +22,7 @@ def _cfg(aug_scales=None, multiscale=None):
     ``multiscale_test`` switched on with them (unless given)."""
     cfg = Config.fromfile(TINY)
     pipeline = cfg.test_dataloader.dataset.pipeline
-    resize = [t for t in pipeline if t['type'] == 'BottomupResize'][0]
+    resize = [t for t in pipeline if t['type'] == 'BoIRBottomupResize'][0]
     if aug_scales is not None:
         resize['aug_scales'] = aug_scales
     if multiscale is None:

@@ -33,13 +33,23 @@ def _sizes(cfg):
                 visit(value)
 
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                'model', 'codec'):
+                'model'):
         visit(cfg.get(key))
     return seen
 
 
 def test_there_are_paper_configs():
     assert len(PAPER) >= 12 and len(W48) >= 5
+
+
+@pytest.mark.parametrize('path', PAPER)
+def test_pretrained_backbone_matches_the_width(path):
+    cfg = _load(path)
+    init = cfg.model.backbone.init_cfg
+    if 'finetune' in path:
+        assert init is None  # load_from the COCO model
+    else:
+        assert f"hrnet_w{'48' if 'w48' in path else '32'}" in init.checkpoint
 
 
 @pytest.mark.parametrize('path', W48)

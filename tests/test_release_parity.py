@@ -81,7 +81,7 @@ def _center_heatmap(net, features):
 def test_network_input_matches(model, fixture, case):
     """Our input pipeline + preprocessor give the release's network input."""
     net, cfg = model
-    data = Compose(cfg.val_pipeline)(
+    data = Compose(cfg.test_dataloader.dataset.pipeline)(
         dict(img_path=case[2], img_id=0, flip_indices=FLIP))
     data = net.data_preprocessor(pseudo_collate([data]), training=False)
     ours = data['inputs']
@@ -167,7 +167,7 @@ def test_instances_match_the_release_given_its_centers(
 def test_full_test_pipeline_matches_poses_on_the_image(
         model, fixture, case, release_centers):
     net, cfg = model
-    data = Compose(cfg.val_pipeline)(
+    data = Compose(cfg.test_dataloader.dataset.pipeline)(
         dict(img_path=case[2], img_id=0, flip_indices=FLIP))
     with torch.no_grad():
         out = net.test_step(pseudo_collate([data]))[0]

@@ -52,6 +52,10 @@ model = dict(
     backbone=dict(
         type='HRNet',
         in_channels=3,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://download.openmmlab.com/mmpose/'
+            'pretrain_models/hrnet_w32-36af842e.pth'),
         extra=dict(
             stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
                         num_blocks=(4, ), num_channels=(64, )),
@@ -128,6 +132,39 @@ val_pipeline = [
                     'flip', 'flip_direction', 'flip_indices', 'raw_ann_info',
                     'skeleton_links')),
 ]
+
+# The HRNet-W48 variant of every setting above that depends on the width,
+# as the release's coco_w48.yaml: 640x640 input, 160x160 heatmaps, a
+# 96-channel instance keypoint head (InstKptHead.CHANNELS). The W48 configs
+# take these (`model = _base_.w48_model`, the two pipelines); the dataset
+# bases derive theirs from them.
+w48_input_size = (640, 640)
+w48_heatmap_size = (160, 160)
+w48_codec = dict(codec, input_size=w48_input_size,
+                 heatmap_size=w48_heatmap_size)
+w48_sizes = dict(input_size=w48_input_size, heatmap_size=w48_heatmap_size,
+                 encoder=w48_codec)
+w48_train_pipeline = [
+    dict(t, **{k: v for k, v in w48_sizes.items() if k in t})
+    for t in train_pipeline
+]
+w48_val_pipeline = [
+    dict(t, **{k: v for k, v in w48_sizes.items() if k in t})
+    for t in val_pipeline
+]
+w48_backbone_channels = (48, 96, 192, 384)
+w48_model = dict(
+    backbone=dict(
+        extra=dict(
+            stage2=dict(num_channels=w48_backbone_channels[:2]),
+            stage3=dict(num_channels=w48_backbone_channels[:3]),
+            stage4=dict(num_channels=w48_backbone_channels)),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://download.openmmlab.com/mmpose/'
+            'pretrain_models/hrnet_w48-8ef0771d.pth')),
+    head=dict(in_channels=sum(w48_backbone_channels), gfd_channels=96,
+              decoder=w48_codec))
 
 train_dataloader = dict(
     batch_size=20,

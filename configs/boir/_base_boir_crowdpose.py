@@ -16,12 +16,19 @@ num_keypoints = 14
 # the release applies the 32^2 area rule on COCO and OCHuman, not CrowdPose
 codec = dict(_base_.codec, min_instance_area=0)
 model = dict(head=dict(num_keypoints=num_keypoints, decoder=codec))
+w48_codec = dict(_base_.w48_codec, min_instance_area=0)
+w48_model = dict(_base_.w48_model,
+                 head=dict(_base_.w48_model.head, decoder=w48_codec))
 
 dataset_type = 'ValidatedCrowdPoseDataset'
 data_root = 'data/crowdpose/'
 train_pipeline = [
     dict(t, encoder=codec) if t.type == 'GenerateTarget' else t
     for t in _base_.train_pipeline
+]
+w48_train_pipeline = [
+    dict(t, encoder=w48_codec) if t.type == 'GenerateTarget' else t
+    for t in _base_.w48_train_pipeline
 ]
 train_dataloader = dict(
     dataset=dict(

@@ -20,24 +20,13 @@ val_dataloader = dict(
         data_root=ochuman_root,
         ann_file=ochuman_val_ann,
         data_prefix=dict(img='images/')))
+# (merged into the COCO base's test loader: same pipeline and sampler)
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=1,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
         type=ochuman_type,
         data_root=ochuman_root,
-        data_mode=_base_.data_mode,
         ann_file=ochuman_test_ann,
-        data_prefix=dict(img='images/'),
-        test_mode=True,
-        pipeline=_base_.val_pipeline))
+        data_prefix=dict(img='images/')))
 val_evaluator = dict(ann_file=ochuman_root + ochuman_val_ann,
                      nms_thr=0.7)  # TEST.OKS_SCORE
-test_evaluator = dict(
-    type='CocoMetric',
-    ann_file=ochuman_root + ochuman_test_ann,
-    nms_thr=0.7,
-    score_mode='keypoint')
+test_evaluator = dict(ann_file=ochuman_root + ochuman_test_ann, nms_thr=0.7)

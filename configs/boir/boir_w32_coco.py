@@ -3,8 +3,3 @@
 # coco_w32.yaml.
 _base_ = ['./_base_boir_coco.py']
 
-model = dict(
-    backbone=dict(init_cfg=dict(
-        type='Pretrained',
-        checkpoint='https://download.openmmlab.com/mmpose/'
-        'pretrain_models/hrnet_w32-36af842e.pth')))

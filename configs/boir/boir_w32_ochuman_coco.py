@@ -5,8 +5,3 @@
 # (OCHuman test; validation during training runs on OCHuman val.)
 _base_ = ['./_base_boir_ochuman.py']
 
-model = dict(
-    backbone=dict(init_cfg=dict(
-        type='Pretrained',
-        checkpoint='https://download.openmmlab.com/mmpose/'
-        'pretrain_models/hrnet_w32-36af842e.pth')))

@@ -2,28 +2,15 @@
 _base_ = ['./boir_tiny_coco.py']
 
 num_keypoints = 14
-codec = dict(
-    type='BoIRDecoupledHeatmap',
-    input_size=(128, 128),
-    heatmap_size=(32, 32),
-    min_instance_area=0,
-    encode_max_instances=200)
+codec = dict(_base_.codec, min_instance_area=0)
 model = dict(head=dict(num_keypoints=num_keypoints, decoder=codec))
 default_hooks = dict(checkpoint=dict(save_best=None))
 
 dataset_type = 'ValidatedCrowdPoseDataset'
 data_root = '../shared/data/crowdpose/'
 train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='BottomupRandomAffine', input_size=(128, 128),
-         shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
-         rotate_factor=30, distribution='uniform', bbox_keep_corner=True),
-    dict(type='RandomFlip', direction='horizontal'),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='BoxEmbeddingSampling', input_size=(128, 128),
-         heatmap_size=(32, 32)),
-    dict(type='BottomupGetHeatmapMaskRLE'),
-    dict(type='PackPoseInputs'),
+    dict(t, encoder=codec) if t.type == 'GenerateTarget' else t
+    for t in _base_.train_pipeline
 ]
 train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root,
