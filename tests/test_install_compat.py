@@ -199,3 +199,83 @@ def test_env_check_names_a_broken_package(package):
     assert proc.returncode != 0
     assert f'BROKEN {package}' in proc.stdout
     assert package in proc.stderr.splitlines()[-1]
+
+
+# --- the mmcv.ops fallback at interpreter start (tools/install.sh) ---------
+
+def _startup_hook_installed() -> bool:
+    import sysconfig
+    from pathlib import Path
+    site = Path(sysconfig.get_paths()['purelib'])
+    return ((site / 'mmpose_boir_mmcv_ops.pth').is_file()
+            and (site / 'mmpose_boir_mmcv_ops_hook.py').is_file())
+
+
+def _require_startup_hook():
+    if _startup_hook_installed():
+        return
+    proc = _python('import mmcv.ops')
+    if proc.returncode == 0:
+        return  # a real mmcv with compiled ops: no fallback needed
+    pytest.fail('mmpose_boir_mmcv_ops.pth is not in site-packages and '
+                'mmcv.ops does not import: run `bash tools/install.sh` '
+                '(see docs/install.md, "The mmcv.ops fallback without the '
+                'plugin")')
+
+
+def test_mmpose_apis_import_without_the_plugin():
+    _require_startup_hook()
+    proc = _python('import sys\n'
+                   'from mmpose.apis import MMPoseInferencer\n'
+                   "print('mmpose_boir' in sys.modules)\n")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-1] == 'False'  # the plugin was not imported
+
+
+def test_plugin_imports_after_the_startup_fallback():
+    _require_startup_hook()
+    proc = _python('import sys, mmcv.ops\n'
+                   'import mmpose_boir, mmpose.models\n'
+                   'from mmpose_boir.compat import mmcv_ops\n'
+                   'print(mmcv_ops.MMCV_OPS_FALLBACK,\n'
+                   "      getattr(sys.modules['mmcv.ops'], '__file__', 1) "
+                   'is None)\n')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # both say "placeholder" (mmcv-lite) or both say "real" (full mmcv)
+    assert proc.stdout.split()[-2:] in (['True', 'True'], ['False', 'False'])
+
+
+def test_interpreter_start_stays_cheap():
+    """The .pth hook imports no torch, mmcv or mmpose at start."""
+    proc = _python("import sys; print(sorted(m for m in ('torch', 'mmcv', "
+                   "'mmpose', 'mmpose_boir', 'numpy') if m in sys.modules))")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == '[]', proc.stdout
+
+
+def test_startup_hook_keeps_a_real_mmcv_ops(tmp_path):
+    """A fake mmcv whose ops import: the hook leaves it alone."""
+    fake = tmp_path / 'mmcv'
+    (fake / 'ops').mkdir(parents=True)
+    (fake / '__init__.py').write_text('')
+    (fake / 'ops' / '__init__.py').write_text('REAL = True\n')
+    proc = subprocess.run([sys.executable, '-S', '-c', 
+        f'import sys; sys.path.insert(0, {str(tmp_path)!r})\n'
+        "sys.modules.pop('mmcv', None)\n"
+        'import importlib.util\n'
+        "spec = importlib.util.spec_from_file_location('hook', "
+        "'mmpose_boir/compat/mmcv_ops_hook.py')\n"
+        'hook = importlib.util.module_from_spec(spec)\n'
+        'spec.loader.exec_module(hook); hook.install()\n'
+        'import mmcv.ops\n'
+        'print(mmcv.ops.REAL, hook.installed(), '
+        "type(mmcv.ops.__loader__).__name__)\n"],  # -S: no site hook
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ['True', 'False', 'SourceFileLoader']
+
+
+def test_install_sh_writes_the_pth_file():
+    text = open('tools/install.sh').read()
+    assert 'mmpose_boir_mmcv_ops.pth' in text
+    assert 'mmpose_boir_mmcv_ops_hook.install()' in text

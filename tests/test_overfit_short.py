@@ -1,4 +1,5 @@
-"""A short run of tools/overfit_tiny.py: the loss falls on the 4 images."""
+"""A short run of tools/overfit_tiny.py: the loss falls on the 4 images and
+the final checkpoint is kept in the work directory."""
 import importlib.util
 import re
 
@@ -25,3 +26,17 @@ def test_loss_falls_when_overfitting(tmp_path):
     assert len(losses) == 30
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert last < 0.7 * first, (first, last)
+    # the last epoch's checkpoint stays in work_dir (only that one)
+    kept = sorted(p.name for p in tmp_path.glob('*.pth'))
+    assert kept == ['epoch_30.pth'], kept
+    from mmengine.runner import CheckpointLoader
+    state = CheckpointLoader.load_checkpoint(str(tmp_path / 'epoch_30.pth'),
+                                             map_location='cpu')
+    assert state['meta']['epoch'] == 30
+    assert any(k.startswith('head.') for k in state['state_dict'])
+
+
+def test_main_prints_the_kept_checkpoint():
+    text = open('tools/overfit_tiny.py').read()
+    assert "'--work-dir'" in text and 'tempfile' not in text
+    assert 'checkpoint {' in text

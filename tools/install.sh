@@ -62,6 +62,22 @@ else
     "$PYTHON" -m pip install --disable-pip-version-check --no-deps \
         --no-build-isolation -e "$ROOT"
 fi
+# the mmcv.ops fallback at interpreter start (docs/install.md, "The mmcv.ops
+# fallback without the plugin"): a hook module and a one-line .pth file in
+# site-packages; rewritten only when they differ. Undo: delete both.
+SITE=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+HOOK_SRC="$ROOT/mmpose_boir/compat/mmcv_ops_hook.py"
+HOOK="$SITE/mmpose_boir_mmcv_ops_hook.py"
+PTH="$SITE/mmpose_boir_mmcv_ops.pth"
+PTH_LINE='import mmpose_boir_mmcv_ops_hook; mmpose_boir_mmcv_ops_hook.install()'
+if ! cmp -s "$HOOK_SRC" "$HOOK"; then
+    cp "$HOOK_SRC" "$HOOK"
+    echo "install.sh: wrote $HOOK"
+fi
+if [ "$(cat "$PTH" 2>/dev/null)" != "$PTH_LINE" ]; then
+    printf '%s\n' "$PTH_LINE" > "$PTH"
+    echo "install.sh: wrote $PTH"
+fi
 # prove the stack works (names the broken package otherwise)
 "$PYTHON" "$ROOT/tools/env_check.py" --quiet
 echo "install.sh: done in $(( $(date +%s) - start )) s"

@@ -7,12 +7,15 @@ is off and the input is larger than the tiny test config's.
     python tools/overfit_tiny.py      # default: 800 iterations at 384 px
     python tools/overfit_tiny.py --iters 60 --input-size 128   # quick
 
-Prints the loss at start and end and the keypoint AP on the same images;
-exits non-zero if AP is below ``--min-ap``.
+Prints the loss at start and end and the keypoint AP on the same images,
+keeps the final checkpoint in ``--work-dir`` (``epoch_<iters>.pth``, its
+path is printed; usable with tools/demo.py and tools/test.py together with
+the tiny config) and exits non-zero if AP is below ``--min-ap``.
 """
 import argparse
+import os
+import os.path as osp
 import sys
-import tempfile
 
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -57,7 +60,9 @@ def overfit_config(iters: int, input_size: int, lr: float,
              by_epoch=False)
     ]
     cfg.default_hooks.logger.interval = max(1, iters // 10)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1)
+    # only the last epoch's checkpoint, kept in work_dir
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
+                                        interval=iters, max_keep_ckpts=1)
     cfg.work_dir = work_dir
     return cfg
 
@@ -68,15 +73,20 @@ def main() -> int:
     parser.add_argument('--input-size', type=int, default=384)
     parser.add_argument('--lr', type=float, default=2e-3)
     parser.add_argument('--min-ap', type=float, default=0.5)
+    parser.add_argument('--work-dir', default='work_dirs/overfit_tiny',
+                        help='logs and the final checkpoint go here')
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as work_dir:
-        runner = Runner.from_cfg(
-            overfit_config(args.iters, args.input_size, args.lr, work_dir))
-        runner.train()
-        metrics = runner.test()
+    runner = Runner.from_cfg(
+        overfit_config(args.iters, args.input_size, args.lr, args.work_dir))
+    runner.train()
+    metrics = runner.test()
     ap = metrics['coco/AP']
+    checkpoint = osp.join(args.work_dir, f'epoch_{args.iters}.pth')
     print(f'overfit: {args.iters} iterations at {args.input_size}px, '
           f'AP on the training images = {ap:.3f}')
+    if osp.isfile(checkpoint):
+        print(f'overfit: checkpoint {os.path.abspath(checkpoint)} '
+              f'(weights for {TINY})')
     return 0 if ap >= args.min_ap else 1
 
 

@@ -9,6 +9,13 @@ Only when ``import mmcv.ops`` fails, :func:`install` registers a placeholder
 package ``mmcv.ops`` (and any ``mmcv.ops.<submodule>``): every name imported
 from it is a placeholder that raises an ``ImportError`` naming the op as soon
 as it is called or instantiated. With a full mmcv build nothing is changed.
+
+The same placeholder is also available without importing this package: the
+interpreter-start hook ``mmcv_ops_hook.py`` (next to this file; installed into
+site-packages by tools/install.sh) loads this file by path the first time
+``import mmcv.ops`` fails, and calls :func:`activate` (see docs/install.md,
+"The mmcv.ops fallback without the plugin"). This file therefore imports
+nothing but the standard library.
 """
 import importlib.abc
 import importlib.machinery
@@ -18,6 +25,13 @@ from typing import Any
 
 #: True when the placeholder ``mmcv.ops`` is in use.
 MMCV_OPS_FALLBACK = False
+
+#: The name under which the start-up hook loads this file: it then calls
+#: :func:`activate` itself, so nothing runs on load.
+HOOK_MODULE_NAME = '_mmpose_boir_mmcv_ops_fallback'
+
+#: Set on placeholder modules (whichever copy of this file made them).
+MARKER = '__mmpose_boir_placeholder__'
 
 _HOW_TO = ('mmcv-lite has no compiled ops. Install full mmcv 2.1.0 (see '
            'docs/install.md, "mmcv with compiled ops") to use it.')
@@ -61,31 +75,50 @@ class _OpsFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module = _OpsModule(spec.name)
         module.__path__ = []
         module.__file__ = None
+        setattr(module, MARKER, True)
         return module
 
     def exec_module(self, module) -> None:
         return None
 
 
+def activate() -> types.ModuleType:
+    """Serve the placeholder from now on (unconditionally) and return the
+    placeholder ``mmcv.ops`` module, not yet in ``sys.modules``: forgets any
+    ``mmcv.ops`` submodule imported so far and puts the finder first on
+    ``sys.meta_path``."""
+    global MMCV_OPS_FALLBACK
+    for name in [n for n in sys.modules if n.startswith('mmcv.ops.')]:
+        del sys.modules[name]
+    finder = _OpsFinder()
+    sys.meta_path.insert(0, finder)
+    MMCV_OPS_FALLBACK = True
+    spec = finder.find_spec('mmcv.ops')
+    return finder.create_module(spec)
+
+
 def install() -> bool:
     """Install the placeholder if the real ``mmcv.ops`` does not import.
 
-    Returns whether the placeholder is in use.
+    Returns whether the placeholder is in use (also when the start-up hook
+    installed it).
     """
     global MMCV_OPS_FALLBACK
     if MMCV_OPS_FALLBACK:
         return True
     try:
         import mmcv.ops  # noqa: F401
-        return False
     except ImportError:
         pass
-    for name in [n for n in sys.modules
-                 if n == 'mmcv.ops' or n.startswith('mmcv.ops.')]:
-        del sys.modules[name]
-    sys.meta_path.insert(0, _OpsFinder())
-    MMCV_OPS_FALLBACK = True
+    else:
+        # the real one, or the start-up hook's placeholder
+        MMCV_OPS_FALLBACK = bool(getattr(sys.modules['mmcv.ops'], MARKER,
+                                         False))
+        return MMCV_OPS_FALLBACK
+    sys.modules.pop('mmcv.ops', None)
+    activate()
     return True
 
 
-install()
+if __name__ != HOOK_MODULE_NAME:
+    install()

@@ -1,0 +1,138 @@
+"""Every fenced code block of README.md and docs/*.md runs as written.
+
+Convention (for documentation writers):
+
+- Blocks fenced as ```bash, ```shell or ```python are run, in document
+  order, each in a fresh process (``bash -e -o pipefail -c`` /
+  ``python -c``) whose working directory is a copy of the repository root
+  (symlinks to its files, so what the blocks write stays out of the
+  checkout; ``../shared`` is reachable as from the checkout). Other fences
+  (```text, ```yaml, no language) are not run.
+- A block that cannot run here is marked by an HTML comment on the line
+  right before its fence, giving the reason::
+
+      <!-- not run: needs COCO and 4 GPUs -->
+
+  Use it only for blocks that need the full datasets, a GPU (or several),
+  a download, or that are the install / the whole test suite themselves;
+  split a block so that the runnable lines stay checked.
+- Before running, the names that stand for a user's files are replaced by
+  the table ``SUBSTITUTIONS`` below (a checkpoint trained here with
+  tools/overfit_tiny.py, the tiny config instead of W32, a sample image,
+  short training). Keep the table minimal.
+"""
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DOCS = ['README.md'] + sorted(
+    osp.join('docs', f) for f in os.listdir(osp.join(ROOT, 'docs'))
+    if f.endswith('.md'))
+RUN_LANGS = {'bash': 'bash', 'shell': 'bash', 'sh': 'bash',
+             'python': 'python'}
+NOT_RUN = re.compile(r'^<!-- not run: .+ -->$')
+CKPT = 'work_dirs/overfit_tiny/epoch_2.pth'
+IMAGE = '../shared/data/coco/000000197388.jpg'
+
+#: (regular expression, replacement), applied in order to every run block.
+SUBSTITUTIONS = [
+    (r'configs/boir/boir_w32_coco\.py', 'configs/boir/tiny/boir_tiny_coco.py'),
+    (r'\bCKPT\b', CKPT),                     # a user's checkpoint (quoted
+    #                                        in Python: CKPT is a name there)
+    (r'\bdemo\.jpg\b', IMAGE),               # a user's image
+    (r'(?<![\w/])images/', '../shared/data/coco/'),  # a folder of images
+    (r'--iters 60\b', '--iters 2'),          # quick mode, shortened
+    (r'\bepoch_60\.pth\b', 'epoch_2.pth'),
+    (r'\(512, 512\)', '(128, 128)'),         # the tiny config's input size
+]
+TIMEOUT = 600
+
+
+def _blocks():
+    """(file, line, language, code, skip reason or None) of every block."""
+    blocks = []
+    for doc in DOCS:
+        lines = open(osp.join(ROOT, doc)).read().split('\n')
+        i = 0
+        while i < len(lines):
+            match = re.match(r'^```(\w*)\s*$', lines[i])
+            if not match:
+                i += 1
+                continue
+            end = i + 1
+            while not lines[end].startswith('```'):
+                end += 1
+            prev = lines[i - 1].strip() if i else ''
+            skip = prev[len('<!-- not run: '):-4] if NOT_RUN.match(prev) \
+                else None
+            blocks.append((doc, i + 1, match.group(1),
+                           '\n'.join(lines[i + 1:end]), skip))
+            i = end + 1
+    return blocks
+
+
+BLOCKS = [b for b in _blocks() if b[2] in RUN_LANGS]
+
+
+def _substitute(code: str, lang: str = 'bash') -> str:
+    for pattern, replacement in SUBSTITUTIONS:
+        if lang == 'python' and replacement == CKPT:
+            replacement = repr(CKPT)
+        code = re.sub(pattern, replacement, code)
+    return code
+
+
+def _run(lang: str, code: str, cwd: str) -> subprocess.CompletedProcess:
+    if RUN_LANGS[lang] == 'bash':
+        cmd = ['bash', '-e', '-o', 'pipefail', '-c', code]
+    else:
+        cmd = [sys.executable, '-c', code]
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                          timeout=TIMEOUT, env=env)
+
+
+@pytest.fixture(scope='module')
+def workspace(tmp_path_factory):
+    """A copy of the repository root made of symlinks, with ../shared, and
+    the checkpoint that CKPT stands for (2 iterations of the tiny model)."""
+    base = tmp_path_factory.mktemp('docs')
+    repo = base / 'repo'
+    repo.mkdir()
+    for name in os.listdir(ROOT):
+        if name in ('.git', 'work_dirs', 'vis') or name.startswith('.'):
+            continue
+        os.symlink(osp.join(ROOT, name), repo / name)
+    shared = osp.realpath(osp.join(ROOT, '..', 'shared'))
+    if osp.isdir(shared):
+        os.symlink(shared, base / 'shared')
+    proc = _run('bash', 'python tools/overfit_tiny.py --iters 2 '
+                '--input-size 128 --min-ap 0 '
+                '--work-dir work_dirs/overfit_tiny', str(repo))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert osp.isfile(repo / CKPT)
+    return str(repo)
+
+
+def test_every_fenced_block_has_a_language():
+    """So that none escapes this test by accident."""
+    bare = [(doc, line) for doc, line, lang, _, skip in _blocks()
+            if not lang and skip is None]
+    assert not bare, f'blocks without a language (use ```text): {bare}'
+
+
+@pytest.mark.parametrize('doc,line,lang,code,skip', BLOCKS,
+                         ids=[f'{b[0]}:{b[1]}' for b in BLOCKS])
+def test_doc_block_runs(doc, line, lang, code, skip, workspace):
+    if skip is not None:
+        pytest.skip(f'not run: {skip}')
+    code = _substitute(code, lang)
+    proc = _run(lang, code, workspace)
+    assert proc.returncode == 0, (
+        f'{doc}:{line} failed (rc {proc.returncode}):\n{code}\n--- stdout\n'
+        f'{proc.stdout[-2000:]}\n--- stderr\n{proc.stderr[-3000:]}')
