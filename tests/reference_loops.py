@@ -120,3 +120,16 @@ def reference_decode(heatmaps: Tensor, scores: Tensor, stride: float,
             kpts[n, k] = (px * stride + stride / 2, py * stride + stride / 2)
             kpt_scores[n, k] = hm[k, y, x] * float(scores[n])
     return kpts, kpt_scores
+
+
+def direct_form(head, feats: Tensor, params: Tensor, coords: Tensor,
+                img_ids: Tensor) -> Tensor:
+    """The instance keypoint head as the release computes it (CID's GFD):
+    per instance, a copy of its image's decoupled features, the channel- and
+    spatially-modulated maps concatenated into ``[N, 2C, H, W]`` and fused
+    by the 1x1 conv, with the head's own sub-modules (``head`` is an
+    ``InstanceKeypointHead``)."""
+    g = head.conv_down(feats)[img_ids]
+    fused = torch.cat((head.channel_attention(g, params),
+                       head.spatial_attention(g, params, coords)), dim=1)
+    return head.heatmap_conv(F.relu(head.fuse_attention(fused)))

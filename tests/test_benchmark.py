@@ -1,46 +1,44 @@
-"""tools/benchmark.py: a smoke run with tiny settings (no timing asserts).
+"""tools/benchmark.py: a smoke run on the tiny config (no timing asserts).
 
-What the benchmark compares is tested where it lives: the Bbox Mask Loss
-against its loop reference in test_bbox_mask_loss.py, the decoding in
-test_codec_transform.py."""
+What the benchmark's reference computes is tested where it lives: the
+direct-form instance head in test_instance_keypoint_head.py, the loop
+decoding against the codec in test_codec_transform.py."""
 import json
-import os.path as osp
 import subprocess
 import sys
 
-from conftest import repo_env
+from conftest import REPO_ROOT, TINY_CONFIG, repo_env
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = 'configs/boir/tiny/boir_tiny_coco.py'
+NAMES = {'ours', 'reference', 'cid'}
 
 
 def test_benchmark_smoke(tmp_path):
     out = tmp_path / 'bench.json'
     proc = subprocess.run(
-        [sys.executable, 'tools/benchmark.py', '--boir-config', TINY,
-         '--runs', '1', '--warmup', '0', '--train-runs', '1',
-         '--train-warmup', '0', '--micro-runs', '1', '--loss-batch', '2',
-         '--loss-boxes', '3', '--loss-size', '32', '--decode-instances',
-         '4', '--decode-size', '32', '--instances', '5', '--out', str(out)],
-        cwd=REPO, env=repo_env(), capture_output=True, text=True, timeout=600)
+        [sys.executable, 'tools/benchmark.py', '--config', TINY_CONFIG,
+         '--short-side', '128', '--runs', '1', '--warmup', '0',
+         '--instances', '5', '--onnx', '--out', str(out)],
+        cwd=REPO_ROOT, env=repo_env(), capture_output=True, text=True,
+        timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    assert 'BoIR/CID' in proc.stdout
+    assert 'ours/reference' in proc.stdout
     res = json.loads(out.read_text())
-    for section in ('complexity', 'inference', 'memory', 'training'):
-        assert set(res[section]) == {'BoIR', 'CID'}, section
-    for name in ('BoIR', 'CID'):
-        inf = res['inference'][name]
-        assert inf['instances'] == 5
-        assert 0 <= inf['post_network_share'] <= 1
-        assert inf['latency_ms'] > 0
-        assert res['complexity'][name]['params_m'] > 0
-        assert res['complexity'][name]['gflops_single_pass'] > 0
+    assert res['setup']['input_wh'] == [192, 128]  # the sample, short side
+    assert res['setup']['instances'] == 5
+    for key in ('latency_ms', 'complexity', 'memory'):
+        assert set(res[key]) == NAMES, key
+    for name in NAMES:
+        assert res['latency_ms'][name] > 0
+        c = res['complexity'][name]
+        assert c['params_m'] > 0 and c['gflops_instance_head'] > 0
+        assert c['gflops'] == c['gflops_dense'] + c['gflops_instance_head']
         assert res['memory'][name]['peak_mib'] >= 0
-        assert res['training'][name]['train_step_ms'] > 0
-    assert res['training']['BoIR']['identical_input_tensors']
-    # deployed BoIR has no auxiliary heads; the training model has them
-    assert res['complexity']['BoIR']['params_m'] < 1.0
-    for key in ('params_m', 'latency_ms', 'train_step_ms', 'peak_mib'):
-        assert key in res['ratios']
-    assert {'bbox_mask_loss_image', 'bbox_mask_loss_instance',
-            'decoding'} <= set(res['reference'])
+    assert all(v > 0 for v in res['ratios'].values())
+    assert set(res['ratios']) == {'ours_over_reference', 'ours_over_cid'}
+    assert set(res['stages']) == {'backbone', 'neck_center_head',
+                                  'instance_head', 'decoding'}
+    assert all(s['ms'] >= 0 for s in res['stages'].values())
+    # same weights: the reference differs only in how it computes
+    assert (res['complexity']['ours']['params_m'] ==
+            res['complexity']['reference']['params_m'])
+    assert res['onnx']['onnxruntime_ms'] > 0 and res['onnx']['ratio'] > 0

@@ -1,22 +1,11 @@
-"""The factorised instance keypoint head computes the direct form's function.
-
-The direct form is CID's GFD as the release writes it: per instance, the
-channel- and spatially-modulated features concatenated and fused by a 1x1
-conv. It is written out here with the head's own sub-modules.
-"""
+"""The factorised instance keypoint head computes the direct form's function
+(``reference_loops.direct_form``: the release's per-instance arithmetic)."""
 import pytest
 import torch
-import torch.nn.functional as F
 
 from mmpose_boir.models.heads.instance_keypoint_head import \
     InstanceKeypointHead
-
-
-def direct_form(head, feats, params, coords, img_ids):
-    g = head.conv_down(feats)[img_ids]
-    fused = torch.cat((head.channel_attention(g, params),
-                       head.spatial_attention(g, params, coords)), dim=1)
-    return head.heatmap_conv(F.relu(head.fuse_attention(fused)))
+from reference_loops import direct_form
 
 
 @pytest.mark.parametrize('channels', [8, 12])

@@ -1,0 +1,101 @@
+"""tools/ort_inference.py: torch-free inference equals the PyTorch path.
+
+The tiny model (seeded, head re-initialised as in test_onnx_export.py so the
+heatmaps have distinct maxima) is exported; the torch-free entry point runs
+in a subprocess that must not import torch or mmpose, and its poses are
+compared with ``build_deploy_model`` + ``preprocess`` + ``keypoints_to_image``
+on the sample image.
+"""
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import repo_env
+from mmpose_boir.deploy import export_onnx, keypoints_to_image, preprocess
+from test_onnx_export import IMAGE, REPO, _deploy_model, _sample_image
+
+sys.path.insert(0, osp.join(REPO, 'tools'))
+import ort_inference  # noqa: E402
+
+SHAPE = (128, 192)  # (H, W): not square, so the fit pads
+
+CHILD = """
+import sys
+import cv2, numpy as np
+sys.path.insert(0, 'tools')
+from ort_inference import infer
+kpts, kpt_scores, scores = infer(sys.argv[1], cv2.imread(sys.argv[2]))
+np.savez(sys.argv[3], keypoints=kpts, keypoint_scores=kpt_scores,
+         scores=scores)
+bad = [m for m in ('torch', 'mmpose', 'mmpose_boir', 'mmengine')
+       if m in sys.modules]
+assert not bad, bad
+"""
+
+
+@pytest.mark.parametrize('size', [(640, 429), (333, 500)])
+def test_preprocess_is_the_deploy_preprocess(size):
+    img = cv2.resize(_sample_image(), size)
+    x, meta = ort_inference.preprocess(img, SHAPE[1], SHAPE[0])
+    x_ref, meta_ref = preprocess(img, SHAPE[::-1], size_factor=32,
+                                 resize_mode='fit')
+    np.testing.assert_array_equal(x, x_ref)
+    for key in meta_ref:
+        np.testing.assert_array_equal(meta[key], meta_ref[key])
+    kpts = np.random.default_rng(0).uniform(0, 128, (3, 17, 2))
+    np.testing.assert_allclose(ort_inference.to_image(kpts, meta),
+                               keypoints_to_image(kpts, meta_ref))
+
+
+def test_torch_free_inference_matches_pytorch(tmp_path):
+    image = IMAGE
+    if not osp.isfile(image):
+        image = str(tmp_path / 'synthetic.jpg')
+        cv2.imwrite(image, _sample_image())
+    model = _deploy_model(score_threshold=0.0)
+    x, meta = preprocess(cv2.imread(image), SHAPE[::-1], size_factor=32,
+                         resize_mode='fit')
+    with torch.no_grad():  # a threshold between the 10th and 11th score
+        s = model(torch.from_numpy(x))[2].numpy()
+    model.score_threshold = float(s[9] + s[10]) / 2
+    path = export_onnx(model, str(tmp_path / 'tiny.onnx'), SHAPE)
+
+    out = tmp_path / 'ort.npz'
+    proc = subprocess.run(
+        [sys.executable, '-c', CHILD, path, image, str(out)], cwd=REPO,
+        env=repo_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ort_res = np.load(out)
+
+    with torch.no_grad():
+        kpts, kpt_scores, scores, valid = (
+            o.numpy() for o in model(torch.from_numpy(x)))
+    assert valid.sum() == 10  # some rows dropped, some kept
+    np.testing.assert_allclose(ort_res['scores'], scores[valid], atol=1e-3)
+    np.testing.assert_allclose(ort_res['keypoint_scores'], kpt_scores[valid],
+                               atol=1e-3)
+    np.testing.assert_allclose(ort_res['keypoints'],
+                               keypoints_to_image(kpts[valid], meta),
+                               atol=0.5)
+
+
+def test_cli(tmp_path):
+    model = _deploy_model(score_threshold=0.0)
+    path = export_onnx(model, str(tmp_path / 'tiny.onnx'), SHAPE)
+    image = str(tmp_path / 'img.jpg')
+    cv2.imwrite(image, _sample_image())
+    out = tmp_path / 'result.json'
+    proc = subprocess.run(
+        [sys.executable, 'tools/ort_inference.py', path, image, '--out',
+         str(out)], cwd=REPO, env=repo_env(), capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    import json
+    result = json.loads(out.read_text())
+    assert len(result) == model.max_instances
+    assert np.asarray(result[0]['keypoints']).shape == (17, 2)
