@@ -219,3 +219,37 @@ def test_ignore_mask_is_packed_for_the_loss(batch):
     assert 'heatmap_mask' in sample.gt_fields
     assert sample.gt_fields.heatmap_mask.shape[-2:] == \
         sample.gt_fields.heatmaps.shape[-2:]
+
+
+def test_predict_boxes_are_the_extent_of_confident_keypoints(cfg):
+    """``bboxes`` [n, 4]: image pixels (mapped by MMPose's estimator), the
+    extent of the keypoints scoring >= test_cfg.bbox_keypoint_thr."""
+    model = _model(cfg).eval()
+    meta = dict(input_size=(128, 96), input_center=np.array([64., 48.]),
+                input_scale=np.array([256., 192.]),
+                flip_indices=list(range(17)))
+    x = torch.randn(1, 3, 96, 128)
+    model.test_cfg['flip_test'] = False
+    model.test_cfg['score_threshold'] = 0.0
+    for thr in (-1.0, 1e9):  # all keypoints / none pass -> all keypoints
+        model.test_cfg['bbox_keypoint_thr'] = thr
+        with torch.no_grad():
+            inst = model.predict(x, [PoseDataSample(metainfo=meta)])[0] \
+                .pred_instances
+        k = inst.keypoints
+        assert inst.bboxes.shape == (len(k), 4) and len(k) > 0
+        np.testing.assert_allclose(inst.bboxes[:, :2], k.min(1), rtol=1e-5)
+        np.testing.assert_allclose(inst.bboxes[:, 2:], k.max(1), rtol=1e-5)
+        assert inst.bbox_scores.shape == (len(k), )
+
+
+def test_keypoint_extent_boxes_uses_confident_keypoints_only():
+    from mmpose_boir.models.heads.boir_head import keypoint_extent_boxes
+    kpts = torch.tensor([[[1., 2.], [5., 7.], [100., 100.]],
+                         [[3., 3.], [4., 9.], [0., 0.]]])
+    scores = torch.tensor([[0.5, 0.2, 0.01], [0.0, 0.0, 0.0]])
+    boxes = keypoint_extent_boxes(kpts, scores, 0.1)
+    torch.testing.assert_close(
+        boxes, torch.tensor([[1., 2., 5., 7.], [0., 0., 4., 9.]]))
+    assert keypoint_extent_boxes(torch.zeros(0, 17, 2),
+                                 torch.zeros(0, 17)).shape == (0, 4)

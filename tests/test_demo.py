@@ -162,8 +162,13 @@ def test_demo_draws_skeletons(tiny_ckpt, tmp_path):
     assert out is not None and out.shape == img.shape
     # something was drawn (every keypoint, with thresholds off)
     assert (np.abs(out.astype(int) - img.astype(int)).max(-1) > 40).sum() > 50
-    assert (tmp_path / 'predictions' /
-            IMAGES[0].replace('.jpg', '.json')).is_file()
+    pred = tmp_path / 'predictions' / IMAGES[0].replace('.jpg', '.json')
+    assert pred.is_file()
+    import json
+    people = json.load(open(pred))
+    assert people and all(
+        len(np.asarray(p['bbox']).reshape(-1)) == 4 and 'bbox_score' in p
+        for p in people)
 
 
 def test_vis_embedding(tiny_ckpt, tmp_path):

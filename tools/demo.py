@@ -15,13 +15,23 @@ written as a video). Runs on CPU by default.
 People are kept when their center score is above ``--bbox-thr``; poses of
 the same person found from two neighbouring centers are merged by MMPose's
 pose NMS (``--no-nms`` to keep them all); keypoints below ``--kpt-thr``
-are not drawn.
+are not drawn. ``--save-predictions`` writes per person ``keypoints``,
+``keypoint_scores``, ``bbox`` (x1, y1, x2, y2 image pixels: the extent of
+its confident keypoints) and ``bbox_score`` (its center score).
+
+Checked before anything runs, each with its own message: a missing config
+or checkpoint, a checkpoint that is not a readable PyTorch file (corrupt,
+truncated) and, in MMPose's loading, one that does not fit the config. An
+image that cannot be decoded is an error on its own and a warning (it is
+skipped) in a folder.
 """
 import argparse
+import mimetypes
 import os
 import os.path as osp
 import sys
-from typing import List, Optional
+import warnings
+from typing import List, Optional, Union
 
 import mmpose_boir  # noqa: F401  (compat shims + registration)
 
@@ -71,7 +81,92 @@ def build_inferencer(config: str, checkpoint: Optional[str],
     return inferencer
 
 
+class DemoError(Exception):
+    """A problem with the demo's inputs, reported as one line."""
+
+
+def _is_url(path: str) -> bool:
+    return '://' in path
+
+
+def check_config(config: str) -> None:
+    if not osp.isfile(config):
+        raise DemoError(f'config file not found: {config}')
+
+
+def check_checkpoint(checkpoint: str) -> None:
+    """A readable checkpoint file, or :class:`DemoError` naming it.
+
+    Read with MMEngine's loader (as the inferencer reads it next: torch's
+    weights-only loading, MMEngine's types allowed by ``mmpose_boir``'s
+    shims)."""
+    if _is_url(checkpoint):
+        return
+    if not osp.isfile(checkpoint):
+        raise DemoError(f'checkpoint file not found: {checkpoint}')
+    from mmengine.runner.checkpoint import CheckpointLoader
+    try:
+        CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    except Exception as exc:
+        found = ('Unsupported global' in str(exc)
+                 and str(exc).split('GLOBAL ', 1)[-1].split()[0])
+        why = (f'it holds a {found} object, which is not loaded (only '
+               'tensors, plain containers and MMEngine\'s checkpoint '
+               'metadata are)' if found else
+               'not a readable PyTorch checkpoint (corrupt or truncated '
+               f'file, or not written by torch.save; {type(exc).__name__})')
+        raise DemoError(f'cannot load checkpoint {checkpoint}: {why}') \
+            from None
+
+
+def _decodes(path: str) -> bool:
+    import cv2
+    import numpy as np
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return False
+    return (data.size > 0
+            and cv2.imdecode(data, cv2.IMREAD_UNCHANGED) is not None)
+
+
+def _mime(path: str) -> str:
+    return (mimetypes.guess_type(path)[0] or '').split('/')[0]
+
+
+def collect_inputs(path: str) -> Union[str, List[str]]:
+    """What the inferencer gets: a video or an image as it is, a folder as
+    the list of its images that decode (the others are warned about and
+    skipped; files that are not images are skipped silently)."""
+    if _is_url(path):
+        return path
+    if osp.isdir(path):
+        images = []
+        for name in sorted(os.listdir(path)):
+            file = osp.join(path, name)
+            if not osp.isfile(file) or _mime(file) != 'image':
+                continue
+            if _decodes(file):
+                images.append(file)
+            else:
+                warnings.warn(f'cannot decode image {file}: not a valid '
+                              'image; skipped', stacklevel=2)
+        if not images:
+            raise DemoError(f'no image that can be decoded in {path}')
+        return images
+    if not osp.exists(path):
+        raise DemoError(f'input not found: {path}')
+    if _mime(path) == 'video':
+        return path
+    if not _decodes(path):
+        raise DemoError(f'cannot decode image {path}: not a valid image')
+    return path
+
+
 def run(args) -> List[dict]:
+    check_config(args.config)
+    check_checkpoint(args.checkpoint)
+    inputs = collect_inputs(args.input)
     inferencer = build_inferencer(args.config, args.checkpoint, args.device,
                                   False if args.no_flip else None)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -88,14 +183,20 @@ def run(args) -> List[dict]:
     if args.save_predictions:
         kwargs['pred_out_dir'] = osp.join(args.out_dir, 'predictions')
     results = []
-    for result in inferencer(args.input, **kwargs):
+    for result in inferencer(inputs, **kwargs):
         results.append(result)
     return results
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    results = run(args)
+    from mmpose_boir.models.pose_estimators.boir import \
+        CheckpointMismatchError
+    try:
+        results = run(args)
+    except (DemoError, CheckpointMismatchError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
     people = [len(r['predictions'][0]) for r in results]
     print(f'{len(results)} frame(s)/image(s), '
           f'{sum(people)} people drawn; results in {args.out_dir}')

@@ -8,7 +8,28 @@ With `--launcher pytorch` (`tools/dist_test.sh`) on a machine without a GPU,
 the processes run on CPU with the gloo backend (`tools/cpu_distributed.py`);
 MMPose's own script (`mim test mmpose ... --launcher pytorch`) does not.
 """
+import sys
+
 from mmpose_tools import run_mmpose_tool  # tools/mmpose_tools.py
 
+
+def check_files(argv) -> int:
+    """A missing config, a missing or unreadable checkpoint: one clear
+    line (tools/demo.py's checks) instead of MMEngine's traceback."""
+    positional = [a for a in argv[:2] if not a.startswith('-')]
+    if len(positional) < 2:
+        return 0  # let MMPose's argparse explain the usage
+    from demo import DemoError, check_checkpoint, check_config
+    try:
+        check_config(positional[0])
+        check_checkpoint(positional[1])
+    except DemoError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == '__main__':
+    if check_files(sys.argv[1:]):
+        sys.exit(1)
     run_mmpose_tool('test')

@@ -216,9 +216,16 @@ class BoIRHead(BaseHead):
         come from the data samples' metainfo (the dataset's).
 
         Returns a list (one per image) of ``InstanceData`` with
-        ``keypoints`` (n, K, 2) in input pixels, ``keypoint_scores`` (n, K)
-        and ``bbox_scores`` (n,) (the center scores). See
-        :meth:`predict_tensors` for the computation.
+        ``keypoints`` (n, K, 2) in input pixels, ``keypoint_scores`` (n, K),
+        ``bbox_scores`` (n,) (the center scores) and ``bboxes`` (n, 4)
+        (x1, y1, x2, y2 in input pixels: the extent of the person's
+        keypoints whose score is at least ``test_cfg.bbox_keypoint_thr``,
+        default 0.1, or of all its keypoints when none is; see
+        :func:`keypoint_extent_boxes`). Every decoded candidate is returned
+        (``max_instances`` above ``score_threshold``), as the metrics need;
+        keeping only confident people is the caller's choice (the
+        inferencer's ``bbox_thr``). See :meth:`predict_tensors` for the
+        computation.
         """
         flip_test = test_cfg.get('flip_test', False)
         multiscale = test_cfg.get('multiscale_test', False)
@@ -242,12 +249,16 @@ class BoIRHead(BaseHead):
 
         preds = []
         out = {k: v.cpu() for k, v in out.items()}
+        bboxes = keypoint_extent_boxes(
+            out['keypoints'], out['keypoint_scores'],
+            test_cfg.get('bbox_keypoint_thr', BBOX_KEYPOINT_THR))
         for b in range(B):
             sel = out['img_ids'] == b
             preds.append(InstanceData(
                 keypoints=out['keypoints'][sel].numpy(),
                 keypoint_scores=out['keypoint_scores'][sel].numpy(),
-                bbox_scores=out['scores'][sel].numpy()))
+                bbox_scores=out['scores'][sel].numpy(),
+                bboxes=bboxes[sel].numpy()))
         if test_cfg.get('output_heatmaps', False):
             from mmengine.structures import PixelData
             fields = [PixelData(heatmaps=out['center'][b:b + 1])
@@ -509,3 +520,30 @@ def _collect_targets(samples: OptSampleList, num_keypoints: int,
         instance_heatmaps=torch.cat(inst_hms).to(device).float(),
         keypoint_weights=torch.cat(weights).to(device).float(),
         boxes=torch.cat(boxes).to(device).float())
+
+
+#: default ``test_cfg.bbox_keypoint_thr``: keypoint scores are the heatmap
+#: value times the center score, so 0.1 is e.g. a 0.3 heatmap peak of a
+#: person found with center score 0.33; the keypoints of a clearly detected
+#: person are well above it, those of occluded or absent joints below.
+BBOX_KEYPOINT_THR = 0.1
+
+
+def keypoint_extent_boxes(keypoints: Tensor, keypoint_scores: Tensor,
+                          thr: float = BBOX_KEYPOINT_THR) -> Tensor:
+    """Each person's box: the extent of its confident keypoints.
+
+    Shapes: keypoints ``[N, K, 2]``, keypoint_scores ``[N, K]`` ->
+    ``[N, 4]`` (x1, y1, x2, y2, same units as ``keypoints``). A keypoint is
+    confident when its score is ``>= thr``; a person without any confident
+    keypoint gets the extent of all its keypoints.
+    """
+    if keypoints.numel() == 0:
+        return keypoints.new_zeros((keypoints.shape[0], 4))
+    keep = keypoint_scores >= thr
+    keep = torch.where(keep.any(-1, keepdim=True), keep,
+                       torch.ones_like(keep))[..., None]
+    inf = torch.finfo(keypoints.dtype).max
+    lo = torch.where(keep, keypoints, keypoints.new_tensor(inf)).amin(1)
+    hi = torch.where(keep, keypoints, keypoints.new_tensor(-inf)).amax(1)
+    return torch.cat((lo, hi), -1)
