@@ -12,8 +12,9 @@ code): the skeletons are drawn by MMPose's ``PoseLocalVisualizer`` and the
 result is written to ``--out-dir`` with the input's file name (a video is
 written as a video). Runs on CPU by default.
 
-People are kept when their center score is above ``--bbox-thr``; poses of
-the same person found from two neighbouring centers are merged by MMPose's
+Every decoded candidate is drawn: ``--bbox-thr`` is handed to MMPose's
+inferencer, whose bottom-up path ignores it (MMPose 1.3 applies it to
+detector boxes only); poses of the same person found from two neighbouring centers are merged by MMPose's
 pose NMS (``--no-nms`` to keep them all); keypoints below ``--kpt-thr``
 are not drawn. ``--save-predictions`` writes per person ``keypoints``,
 ``keypoint_scores``, ``bbox`` (x1, y1, x2, y2 image pixels: the extent of
@@ -46,7 +47,8 @@ def parse_args(argv=None):
                    help='where the drawn images / video go')
     p.add_argument('--device', default='cpu')
     p.add_argument('--bbox-thr', type=float, default=0.3,
-                   help='keep people whose center score is above this')
+                   help="MMPose's inferencer bbox_thr (no effect on "
+                   'bottom-up models in MMPose 1.3)')
     p.add_argument('--kpt-thr', type=float, default=0.3,
                    help='draw keypoints whose score is above this')
     p.add_argument('--no-nms', action='store_true',
