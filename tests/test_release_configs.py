@@ -84,7 +84,8 @@ def test_release_optimisation_and_targets(path):
     steps = {t['type']: t for t in pipeline}
     assert steps['GenerateTarget']['encoder'] == head.decoder
     assert steps['BoxEmbeddingSampling']['box_clip'] == 'release'
-    assert steps['RandomFlip']['prob'] == 0.5
+    assert steps['BoIRRandomFlip']['prob'] == 0.5
+    assert steps['BoIRRandomFlip']['heatmap_stride'] == 4
     assert 'save_best' not in cfg.default_hooks.checkpoint
     assert not any(h['type'] == 'FlushDenormalHook'
                    for h in cfg.get('custom_hooks', []))

@@ -35,16 +35,17 @@ LOSSES = {
 }
 
 
-def augmentation_off(cfg: Config) -> Config:
-    """The config's training pipeline with every random knob at rest."""
+def augmentation_off(cfg: Config, flip: float = 0.) -> Config:
+    """The config's training pipeline with every random knob at rest (the
+    flip probability ``flip``)."""
     pipeline = []
     for step in cfg.train_dataloader.dataset.pipeline:
         step = dict(step)
         if step['type'] == 'BottomupRandomAffine':
             step.update(rotate_factor=0, scale_factor=(1.0, 1.0),
                         shift_factor=0.)
-        elif step['type'] == 'RandomFlip':
-            step.update(prob=0.)
+        elif step['type'] in ('RandomFlip', 'BoIRRandomFlip'):
+            step.update(prob=flip)
         elif step['type'] == 'GenerateTarget':
             step['encoder'] = dict(step['encoder'], jitter=False)
         pipeline.append(step)
@@ -98,6 +99,8 @@ def test_targets_match_the_release(samples, fixture):
         name = str(fixture[f'img{i}_file_name'])
         hm = ds.gt_fields.heatmaps.numpy()
         assert hm.shape == ref['heatmaps'].shape, name
+        print(f'parity: {name} heatmaps max abs diff '
+              f'{np.abs(hm - ref["heatmaps"]).max():.1e}')
         np.testing.assert_allclose(hm, ref['heatmaps'], atol=1e-5,
                                    err_msg=name)
         flat, ref_flat = hm.reshape(len(hm), -1), ref['heatmaps'].reshape(
@@ -123,6 +126,44 @@ def test_targets_match_the_release(samples, fixture):
         np.testing.assert_allclose(
             np.asarray(labels.instance_boxes).reshape(n, 4), ref['boxes'],
             atol=1e-4, err_msg=name)
+
+
+def test_flipped_targets_are_the_releases(fixture):
+    """With the flip on, the keypoints, centers and instances sit where the
+    release's flip puts them: ``x -> W - 1 - x`` on the heatmap grid."""
+    init_default_scope('mmpose')
+    cfg = augmentation_off(Config.fromfile(CONFIG), flip=1.)
+    cfg.train_dataloader.dataset.update(
+        data_root=DATA, ann_file='test_coco.json', data_prefix=dict(img=''))
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    flip = dataset.metainfo['flip_indices']
+    samples = {}
+    for i in range(len(dataset)):
+        data = dataset[i]
+        samples[int(data['data_samples'].metainfo['img_id'])] = data
+    checked = 0
+    for i in range(int(fixture['num_images'])):
+        ds = samples[int(fixture[f'img{i}_image_id'])]['data_samples']
+        H, W = ds.gt_fields.heatmaps.shape[-2:]
+        kpts = fixture[f'img{i}_keypoints_out'].copy()  # [A, K, 3] unflipped
+        kpts[..., 0] = W - 1 - kpts[..., 0]
+        kpts = kpts[:, flip]
+        hm = ds.gt_fields.heatmaps.numpy()
+        for person in kpts:
+            for k, (x, y, v) in enumerate(person):
+                cx, cy = int(x), int(y)
+                if v > 0 and 0 <= cx < W and 0 <= cy < H:
+                    assert hm[k, cy, cx] == 1, (i, k, cx, cy)
+                    checked += 1
+        # instances: the same people in the same order, centers mirrored
+        ann_ids = list(fixture[f'img{i}_ann_ids'])
+        rows = [ann_ids.index(a) for a in fixture[f'img{i}_inst_ann_id']]
+        centers = fixture[f'img{i}_centers_out'][rows, 0]
+        expected = [(int(W - 1 - cx), int(cy)) for cx, cy, _ in centers]
+        ours = [tuple(c) for c in np.asarray(
+            ds.gt_instance_labels.instance_coords).reshape(-1, 2).tolist()]
+        assert ours == expected, (i, ours, expected)
+    assert checked > 20
 
 
 @pytest.fixture(scope='module')
@@ -176,6 +217,9 @@ def test_losses_match_the_release(step, fixture):
     images = int(fixture['batch_size'])
     for key, ours in LOSSES.items():
         ref = float(fixture[f'loss_{key}']) / images
+        print(f'parity: {ours} {float(step[ours]):.6g}, release / '
+              f'{images} {ref:.6g}, rel diff '
+              f'{abs(float(step[ours]) - ref) / abs(ref):.1e}')
         assert float(step[ours]) == pytest.approx(ref, rel=1e-4), key
 
 
@@ -188,4 +232,6 @@ def test_gradients_match_the_release(step, model, fixture):
         grad = params[release_key_to_ours(str(key))].grad
         assert grad is not None, key
         norm = float(grad.double().norm()) * images
+        print(f'parity: grad norm {key} rel diff '
+              f'{abs(norm - float(ref)) / float(ref):.1e}')
         assert norm == pytest.approx(float(ref), rel=1e-3), key

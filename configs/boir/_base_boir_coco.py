@@ -115,7 +115,9 @@ train_pipeline = [
     dict(type='BottomupRandomAffine', input_size=input_size,
          shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
          rotate_factor=30, distribution='uniform', bbox_keep_corner=True),
-    dict(type='RandomFlip', direction='horizontal', prob=0.5),
+    # the release flips keypoints and boxes on the heatmap grid (stride 4)
+    dict(type='BoIRRandomFlip', direction='horizontal', prob=0.5,
+         heatmap_stride=4),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='BoxEmbeddingSampling', input_size=input_size,
          heatmap_size=heatmap_size, box_clip='release'),
