@@ -5,6 +5,7 @@ Checkpoints are made here from seeded random weights (a plain state dict,
 loadable under torch's weights-only default), so no training is needed;
 the pictures are meaningless but the whole path runs.
 """
+import contextlib
 import os
 import os.path as osp
 import shutil
@@ -18,7 +19,7 @@ import torch
 cv2 = pytest.importorskip('cv2')
 
 import mmpose_boir  # noqa: E402,F401
-from conftest import repo_env
+from conftest import repo_env, save_checkpoint
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = 'configs/boir/tiny/boir_tiny_coco.py'
@@ -33,11 +34,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def _save_random_checkpoint(config, path, center_bias=0.0, **overrides):
-    """A seeded random BoIR (with its auxiliary heads) as a state dict.
-
-    The center head's bias is set to ``center_bias`` (0: scores near 0.5
-    instead of the prior 0.01, which sits on the 0.01 score threshold), so
-    that people are decoded."""
+    """A seeded random BoIR (with its auxiliary heads) as a checkpoint, its
+    center bias set to ``center_bias`` (see ``conftest.save_checkpoint``)."""
     from mmengine.config import Config
     from mmpose.registry import MODELS
     from mmpose.utils import register_all_modules
@@ -46,11 +44,7 @@ def _save_random_checkpoint(config, path, center_bias=0.0, **overrides):
     cfg.model.backbone.init_cfg = None
     cfg.model.head.update(overrides)
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    with torch.no_grad():
-        model.head.center_head[-1].bias.fill_(center_bias)
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
-    return str(path)
+    return save_checkpoint(MODELS.build(cfg.model), path, center_bias)
 
 
 @pytest.fixture(scope='module')
@@ -76,13 +70,9 @@ def tiny_video(tmp_path_factory):
 @pytest.fixture(scope='module')
 def inferencer(tiny_ckpt):
     from mmpose.apis import MMPoseInferencer
-    cwd = os.getcwd()
-    os.chdir(REPO)  # the tiny config's data root is relative
-    try:
+    with contextlib.chdir(REPO):  # the tiny config's data root is relative
         yield MMPoseInferencer(pose2d=TINY, pose2d_weights=tiny_ckpt,
                                device='cpu', show_progress=False)
-    finally:
-        os.chdir(cwd)
 
 
 def _check_prediction(pred, K=17):
@@ -136,15 +126,11 @@ def test_inferencer_w32_config(tmp_path):
     resolve, the ImageNet URL in init_cfg is not fetched."""
     from mmpose.apis import MMPoseInferencer
     ckpt = _save_random_checkpoint(W32, tmp_path / 'w32.pth')
-    cwd = os.getcwd()
-    os.chdir(REPO)
-    try:
+    with contextlib.chdir(REPO):
         inferencer = MMPoseInferencer(pose2d=W32, pose2d_weights=ckpt,
                                       device='cpu', show_progress=False)
         results = list(inferencer(osp.join(SAMPLES, IMAGES[1]),
                                   bbox_thr=-1))
-    finally:
-        os.chdir(cwd)
     assert inferencer.inferencer.model.head.__class__.__name__ == 'BoIRHead'
     _check_prediction(results[0]['predictions'][0])
 

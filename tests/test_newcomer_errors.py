@@ -4,6 +4,7 @@ usable (a score and a box per person).
 Each test feeds a real file (a checkpoint of another model, truncated
 bytes, a corrupt JPEG, a config typo) and checks the message.
 """
+import contextlib
 import json
 import os
 import os.path as osp
@@ -16,7 +17,7 @@ import pytest
 import torch
 
 import mmpose_boir  # noqa: F401
-from conftest import repo_env
+from conftest import repo_env, save_checkpoint
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = 'configs/boir/tiny/boir_tiny_coco.py'
@@ -53,19 +54,12 @@ def _build(config, **cfg_options):
     return MODELS.build(cfg.model)
 
 
-def _save(model, path, center_bias=None):
-    if center_bias is not None:
-        with torch.no_grad():
-            model.head.center_head[-1].bias.fill_(center_bias)
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
-    return str(path)
-
-
 @pytest.fixture(scope='module')
 def tiny_ckpt(tmp_path_factory):
     torch.manual_seed(0)
-    return _save(_build(TINY), tmp_path_factory.mktemp('ckpt') / 'tiny.pth',
-                 center_bias=0.0)
+    return save_checkpoint(_build(TINY),
+                           tmp_path_factory.mktemp('ckpt') / 'tiny.pth',
+                           center_bias=0.0)
 
 
 def _demo(*args):
@@ -83,7 +77,7 @@ def _load_with_mmengine(model, ckpt):
 def test_cid_checkpoint_into_boir_w32_is_refused(tmp_path):
     """MMPose's own CID W32: the backbone fits, the head not at all."""
     cid = _build('mmpose::' + CID_W32)
-    ckpt = _save(cid, tmp_path / 'cid_w32.pth')
+    ckpt = save_checkpoint(cid, tmp_path / 'cid_w32.pth')
     del cid
     model = _build(W32)
     from mmpose_boir.models.pose_estimators.boir import \
@@ -100,18 +94,14 @@ def test_tiny_weights_into_w32_are_refused_by_the_inferencer(tmp_path):
     """Through MMPose's inferencer: the message names the checkpoint, the
     config and how many weights fit."""
     torch.manual_seed(0)
-    ckpt = _save(_build(TINY), tmp_path / 'tiny.pth')
+    ckpt = save_checkpoint(_build(TINY), tmp_path / 'tiny.pth')
     from mmpose.apis import MMPoseInferencer
     from mmpose_boir.models.pose_estimators.boir import \
         CheckpointMismatchError
-    cwd = os.getcwd()
-    os.chdir(REPO)
-    try:
+    with contextlib.chdir(REPO):
         with pytest.raises(CheckpointMismatchError) as err:
             MMPoseInferencer(pose2d=W32, pose2d_weights=ckpt, device='cpu',
                              show_progress=False)
-    finally:
-        os.chdir(cwd)
     msg = str(err.value)
     assert ckpt in msg and 'boir_w32_coco.py' in msg
     import re
@@ -263,17 +253,13 @@ def test_demo_refuses_tiny_weights_for_w32(tiny_ckpt, tmp_path):
 @needs_images
 def test_predictions_carry_boxes_and_scores(tiny_ckpt):
     from mmpose.apis import MMPoseInferencer
-    cwd = os.getcwd()
-    os.chdir(REPO)
-    try:
+    with contextlib.chdir(REPO):
         inferencer = MMPoseInferencer(pose2d=TINY, pose2d_weights=tiny_ckpt,
                                       device='cpu', show_progress=False)
         everyone = next(inferencer(osp.join(SAMPLES, IMAGES[0]),
                                    return_datasamples=True))
         result = next(inferencer(osp.join(SAMPLES, IMAGES[0]),
                                  bbox_thr=0.3))
-    finally:
-        os.chdir(cwd)
     inst = everyone['predictions'][0].pred_instances
     n = len(inst)
     assert n == 30  # no threshold: every candidate, as evaluation sees

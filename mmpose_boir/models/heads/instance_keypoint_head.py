@@ -47,17 +47,21 @@ class SpatialAttention(nn.Module):
         self.norm = nn.InstanceNorm2d(1)
 
     def forward(self, feats: Tensor, params: Tensor, coords: Tensor) -> Tensor:
-        N, _, H, W = feats.shape
         modulated = feats * self.atn(params)[:, :, None, None]
-        fsum = modulated.sum(dim=1, keepdim=True)
-        ys = torch.arange(H, device=feats.device, dtype=feats.dtype)
-        xs = torch.arange(W, device=feats.device, dtype=feats.dtype)
-        coords = coords.to(feats.dtype)
+        return feats * self.mask(modulated.sum(dim=1, keepdim=True), coords)
+
+    def mask(self, fsum: Tensor, coords: Tensor) -> Tensor:
+        """The mask ``[N, 1, H, W]`` from the channel sums ``fsum``
+        ``[N, 1, H, W]`` of the modulated features and the offsets of every
+        cell to the instance centers ``coords`` ``[N, 2]`` (x, y)."""
+        N, _, H, W = fsum.shape
+        ys = torch.arange(H, device=fsum.device, dtype=fsum.dtype)
+        xs = torch.arange(W, device=fsum.device, dtype=fsum.dtype)
+        coords = coords.to(fsum.dtype)
         rel_x = (coords[:, 0, None, None] - xs[None, None, :]).expand(N, H, W)
         rel_y = (coords[:, 1, None, None] - ys[None, :, None]).expand(N, H, W)
         rel = torch.stack((rel_x, rel_y), dim=1) / self.coord_scale
-        mask = self.norm(self.conv(torch.cat((fsum, rel), dim=1)))
-        return feats * mask
+        return self.norm(self.conv(torch.cat((fsum, rel), dim=1)))
 
 
 class InstanceKeypointHead(nn.Module):
@@ -148,16 +152,9 @@ class InstanceKeypointHead(nn.Module):
         fuse = self.fuse_attention[0].weight.reshape(C, 2 * C)
         ca = self.channel_attention.atn(params)  # [n, C]
         sa = self.spatial_attention.atn(params)  # [n, C]
-        spatial = self.spatial_attention
-        ys = torch.arange(H, device=g.device, dtype=g.dtype)
-        xs = torch.arange(W, device=g.device, dtype=g.dtype)
-        c = coords.to(g.dtype)
-        rel_x = (c[:, 0, None, None] - xs[None, None, :]).expand(n, H, W)
-        rel_y = (c[:, 1, None, None] - ys[None, :, None]).expand(n, H, W)
-        rel = torch.stack((rel_x, rel_y), dim=1) / spatial.coord_scale
-        # <g, sa_n> over channels
+        # <g, sa_n> over channels, without the modulated copy of g
         fsum = torch.matmul(sa[:, None, :], g).reshape(n, 1, H, W)
-        mask = spatial.norm(spatial.conv(torch.cat((fsum, rel), dim=1)))
+        mask = self.spatial_attention.mask(fsum, coords)
         # (W1 diag(ca_n)) g + m_n * (W2 g)
         fused = torch.matmul(fuse[None, :, :C] * ca[:, None, :], g)
         fused = fused.addcmul_(mask.reshape(n, 1, H * W),
