@@ -130,6 +130,7 @@ def test_predict_never_runs_aux_heads_and_flip_works(cfg):
         for flip in (True, False):
             model.test_cfg['flip_test'] = flip
             model.test_cfg['score_threshold'] = 0.0
+            model.test_cfg['score_thr'] = None  # every candidate
             out = model.predict(x, [copy.deepcopy(sample)])[0]
             kpts = out.pred_instances.keypoints
             assert kpts.shape[1:] == (17, 2) and len(kpts) > 0
@@ -231,6 +232,7 @@ def test_predict_boxes_are_the_extent_of_confident_keypoints(cfg):
     x = torch.randn(1, 3, 96, 128)
     model.test_cfg['flip_test'] = False
     model.test_cfg['score_threshold'] = 0.0
+    model.test_cfg['score_thr'] = None  # every candidate
     for thr in (-1.0, 1e9):  # all keypoints / none pass -> all keypoints
         model.test_cfg['bbox_keypoint_thr'] = thr
         with torch.no_grad():
@@ -241,6 +243,45 @@ def test_predict_boxes_are_the_extent_of_confident_keypoints(cfg):
         np.testing.assert_allclose(inst.bboxes[:, :2], k.min(1), rtol=1e-5)
         np.testing.assert_allclose(inst.bboxes[:, 2:], k.max(1), rtol=1e-5)
         assert inst.bbox_scores.shape == (len(k), )
+
+
+def test_score_thr_keeps_people_for_inputs_and_every_candidate_for_datasets(
+        cfg):
+    """``test_cfg.score_thr`` (0.1 in the configs) drops candidates whose
+    center score is not above it, for inputs given directly (no ``img_id``:
+    the inferencer, the demo); a dataset's images (``img_id``) keep every
+    candidate for the evaluator."""
+    assert cfg.model.test_cfg.score_thr == 0.1
+    torch.manual_seed(0)
+    model = _model(cfg).eval()
+    meta = dict(input_size=(128, 96), input_center=np.array([64., 48.]),
+                input_scale=np.array([256., 192.]),
+                flip_indices=list(range(17)))
+    for m in model.head.modules():  # center scores spread around 0.5
+        if isinstance(m, torch.nn.Conv2d):
+            m.reset_parameters()  # PyTorch's default (Kaiming) init
+    x = torch.randn(2, 3, 96, 128)
+    model.test_cfg = dict(model.test_cfg, flip_test=False, score_thr=None)
+
+    def predict(*metas):
+        with torch.no_grad():
+            return [d.pred_instances for d in model.predict(
+                x, [PoseDataSample(metainfo=m) for m in metas])]
+
+    everyone = predict(meta, meta)
+    scores = np.concatenate([i.bbox_scores for i in everyone])
+    thr = float(np.median(scores))
+    assert (scores > thr).any() and (scores <= thr).any()
+    model.test_cfg['score_thr'] = thr
+    people, dataset = predict(meta, dict(meta, img_id=7))
+    keep = everyone[0].bbox_scores > thr
+    assert len(people) == keep.sum()
+    np.testing.assert_array_equal(people.keypoints,
+                                  everyone[0].keypoints[keep])
+    np.testing.assert_array_equal(people.bboxes, everyone[0].bboxes[keep])
+    assert len(dataset) == len(everyone[1])  # evaluation: all candidates
+    np.testing.assert_array_equal(dataset.bbox_scores,
+                                  everyone[1].bbox_scores)
 
 
 def test_keypoint_extent_boxes_uses_confident_keypoints_only():

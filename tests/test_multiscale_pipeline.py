@@ -44,6 +44,7 @@ def model():
     torch.manual_seed(0)
     net = MODELS.build(_cfg().model).eval()
     net.test_cfg['score_threshold'] = 0.0
+    net.test_cfg['score_thr'] = None  # every candidate
     return net
 
 

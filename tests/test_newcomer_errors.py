@@ -57,7 +57,11 @@ def _build(config, **cfg_options):
 @pytest.fixture(scope='module')
 def tiny_ckpt(tmp_path_factory):
     torch.manual_seed(0)
-    return save_checkpoint(_build(TINY),
+    model = _build(TINY)
+    for m in model.head.modules():  # distinct center scores, around 0.5
+        if isinstance(m, torch.nn.Conv2d):
+            m.reset_parameters()  # PyTorch's default (Kaiming) init
+    return save_checkpoint(model,
                            tmp_path_factory.mktemp('ckpt') / 'tiny.pth',
                            center_bias=0.0)
 
@@ -252,14 +256,19 @@ def test_demo_refuses_tiny_weights_for_w32(tiny_ckpt, tmp_path):
 # ------------------------------------------------- usable results (boxes)
 @needs_images
 def test_predictions_carry_boxes_and_scores(tiny_ckpt):
+    """The five-line call returns the people whose center score is above
+    the config's ``test_cfg.score_thr`` (0.1), each with a box and a score;
+    with ``score_thr=None`` every candidate (what evaluation sees)."""
     from mmpose.apis import MMPoseInferencer
     with contextlib.chdir(REPO):
         inferencer = MMPoseInferencer(pose2d=TINY, pose2d_weights=tiny_ckpt,
                                       device='cpu', show_progress=False)
+        people = next(inferencer(osp.join(SAMPLES, IMAGES[0])))
+        model = inferencer.inferencer.model
+        assert model.test_cfg['score_thr'] == 0.1
+        model.test_cfg = dict(model.test_cfg, score_thr=None)
         everyone = next(inferencer(osp.join(SAMPLES, IMAGES[0]),
                                    return_datasamples=True))
-        result = next(inferencer(osp.join(SAMPLES, IMAGES[0]),
-                                 bbox_thr=0.3))
     inst = everyone['predictions'][0].pred_instances
     n = len(inst)
     assert n == 30  # no threshold: every candidate, as evaluation sees
@@ -270,10 +279,18 @@ def test_predictions_carry_boxes_and_scores(tiny_ckpt):
     assert (inst.bboxes[:, 2:] >= kpts.min(1) - 1e-3).all()
     assert (inst.bboxes[:, :2] >= kpts.min(1) - 1e-3).all()
     assert (inst.bboxes[:, 2:] <= kpts.max(1) + 1e-3).all()
-    people = result['predictions'][0]
-    assert 0 < len(people) <= n
+    people = people['predictions'][0]
+    assert len(people) == (inst.bbox_scores > 0.1).sum()
     for person in people:
-        assert len(person['bbox'][0]) == 4 and person['bbox_score'] > 0.3
+        assert len(person['bbox'][0]) == 4 and person['bbox_score'] > 0.1
+    # a threshold inside this checkpoint's range of scores
+    thr = float(np.median(inst.bbox_scores))
+    model.test_cfg = dict(model.test_cfg, score_thr=thr)
+    with contextlib.chdir(REPO):
+        people = next(inferencer(osp.join(SAMPLES, IMAGES[0])))
+    people = people['predictions'][0]
+    assert 0 < len(people) == (inst.bbox_scores > thr).sum() < n
+    assert min(p['bbox_score'] for p in people) > thr
 
 
 @needs_images
@@ -287,7 +304,7 @@ def test_demo_json_has_boxes_and_scores(tiny_ckpt, tmp_path):
     for person in people:
         box = np.asarray(person['bbox']).reshape(-1)
         assert box.shape == (4, ) and box[0] <= box[2] and box[1] <= box[3]
-        assert person['bbox_score'] > 0.3
+        assert person['bbox_score'] > 0.1
         assert len(person['keypoints']) == 17
 
 
@@ -301,3 +318,22 @@ def test_test_py_truncated_checkpoint(tiny_ckpt, tmp_path):
     assert proc.returncode == 1
     assert f'cannot load checkpoint {bad}' in proc.stderr
     assert 'weights_only' not in proc.stderr
+
+
+@needs_images
+def test_demo_cfg_options(tiny_ckpt, tmp_path):
+    """``--cfg-options`` reaches the model; a typo in it is named."""
+    image = osp.join(SAMPLES, IMAGES[0])
+    proc = _demo(TINY, tiny_ckpt, image, '--out-dir', tmp_path, '--no-flip',
+                 '--no-nms', '--save-predictions', '--bbox-thr', '-1',
+                 '--cfg-options',
+                 'model.test_cfg.max_instances=3')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    people = json.load(open(tmp_path / 'predictions' /
+                            IMAGES[0].replace('.jpg', '.json')))
+    assert len(people) == 3
+    proc = _demo(TINY, tiny_ckpt, image, '--out-dir', tmp_path,
+                 '--cfg-options', 'model.test_cfg.flip_tset=False')
+    assert proc.returncode == 1
+    assert "unknown key 'flip_tset' (did you mean flip_test?)" in proc.stderr
+    assert TINY in proc.stderr and 'Traceback' not in proc.stderr

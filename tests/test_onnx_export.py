@@ -146,3 +146,21 @@ def test_export_tool_cli(tmp_path):
             for d in model.graph.output[0].type.tensor_type.shape.dim]
     assert dims == [5, 17, 2]
 
+
+
+def test_deploy_model_keeps_people_by_default():
+    """Deployment returns what the inferencer returns: rows above the
+    config's ``test_cfg.score_thr`` (0.1) are valid; without it, the
+    decoder's ``score_threshold`` (every candidate)."""
+    from mmpose_boir.deploy import BoIRDeployModel
+    model = build_deploy_model(TINY)
+    assert model.score_threshold == 0.1
+    assert build_deploy_model(TINY, score_threshold=0.0).score_threshold == 0
+    from mmengine.config import Config
+    from mmpose.registry import MODELS
+    cfg = Config.fromfile(osp.join(REPO, TINY))
+    cfg.model.backbone.init_cfg = None
+    cfg.model.test_cfg.score_thr = None
+    estimator = MODELS.build(cfg.model)
+    assert BoIRDeployModel(estimator, flip_test=False).score_threshold == \
+        cfg.model.test_cfg.score_threshold

@@ -19,6 +19,7 @@ def model():
     net = MODELS.build(Config.fromfile(
         'configs/boir/tiny/boir_tiny_coco.py').model).eval()
     net.test_cfg['score_threshold'] = 0.0
+    net.test_cfg['score_thr'] = None  # every candidate
     return net
 
 

@@ -45,6 +45,7 @@ def test_w32_deployed_size_matches_release_and_predicts_512():
                 flip_indices=[0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14,
                               13, 16, 15])
     deployed.test_cfg['score_threshold'] = 0.0
+    deployed.test_cfg['score_thr'] = None  # every candidate
     with torch.no_grad():
         out = deployed.predict(torch.randn(1, 3, 512, 512),
                                [PoseDataSample(metainfo=meta)])[0]

@@ -12,9 +12,9 @@ code): the skeletons are drawn by MMPose's ``PoseLocalVisualizer`` and the
 result is written to ``--out-dir`` with the input's file name (a video is
 written as a video). Runs on CPU by default.
 
-Every decoded candidate is drawn: ``--bbox-thr`` is handed to MMPose's
-inferencer, whose bottom-up path ignores it (MMPose 1.3 applies it to
-detector boxes only); poses of the same person found from two neighbouring centers are merged by MMPose's
+People whose center score is above ``--bbox-thr`` are drawn (the model's
+``test_cfg.score_thr``, 0.1 in the configs, when it is not given); poses of
+the same person found from two neighbouring centers are merged by MMPose's
 pose NMS (``--no-nms`` to keep them all); keypoints below ``--kpt-thr``
 are not drawn. ``--save-predictions`` writes per person ``keypoints``,
 ``keypoint_scores``, ``bbox`` (x1, y1, x2, y2 image pixels: the extent of
@@ -34,6 +34,8 @@ import sys
 import warnings
 from typing import List, Optional, Union
 
+from mmengine.config import DictAction
+
 import mmpose_boir  # noqa: F401  (compat shims + registration)
 
 
@@ -46,9 +48,9 @@ def parse_args(argv=None):
     p.add_argument('--out-dir', default='demo_out',
                    help='where the drawn images / video go')
     p.add_argument('--device', default='cpu')
-    p.add_argument('--bbox-thr', type=float, default=0.3,
-                   help="MMPose's inferencer bbox_thr (no effect on "
-                   'bottom-up models in MMPose 1.3)')
+    p.add_argument('--bbox-thr', type=float, default=None,
+                   help='keep people whose center score is above this '
+                   "(default: the config's test_cfg.score_thr, 0.1)")
     p.add_argument('--kpt-thr', type=float, default=0.3,
                    help='draw keypoints whose score is above this')
     p.add_argument('--no-nms', action='store_true',
@@ -63,23 +65,35 @@ def parse_args(argv=None):
                    help='also write the keypoints as JSON to '
                    'OUT_DIR/predictions')
     p.add_argument('--show', action='store_true', help='show in a window')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config settings, as in MMPose\'s tools: '
+                   'key=value, e.g. model.test_cfg.flip_test=False')
     return p.parse_args(argv)
 
 
 def build_inferencer(config: str, checkpoint: Optional[str],
-                     device: str = 'cpu', flip_test: Optional[bool] = None):
+                     device: str = 'cpu', flip_test: Optional[bool] = None,
+                     score_thr: Optional[float] = None,
+                     cfg_options: Optional[dict] = None):
     """``MMPoseInferencer`` for a BoIR config.
 
     Equivalent to ``MMPoseInferencer(pose2d=config,
-    pose2d_weights=checkpoint, device=device)``; ``flip_test`` overrides the
-    config's test-time flip.
+    pose2d_weights=checkpoint, device=device)``; ``cfg_options`` are merged
+    into the config first, then ``flip_test`` and ``score_thr`` (people:
+    center score above it) override its ``test_cfg``.
     """
+    from mmengine.config import Config
     from mmpose.apis import MMPoseInferencer
+    if cfg_options:
+        config = Config.fromfile(config)
+        config.merge_from_dict(cfg_options)
     inferencer = MMPoseInferencer(pose2d=config, pose2d_weights=checkpoint,
                                   device=device, show_progress=False)
+    model = inferencer.inferencer.model
     if flip_test is not None:
-        model = inferencer.inferencer.model
         model.test_cfg = dict(model.test_cfg, flip_test=flip_test)
+    if score_thr is not None:
+        model.test_cfg = dict(model.test_cfg, score_thr=score_thr)
     return inferencer
 
 
@@ -169,12 +183,16 @@ def run(args) -> List[dict]:
     check_config(args.config)
     check_checkpoint(args.checkpoint)
     inputs = collect_inputs(args.input)
-    inferencer = build_inferencer(args.config, args.checkpoint, args.device,
-                                  False if args.no_flip else None)
+    try:
+        inferencer = build_inferencer(args.config, args.checkpoint,
+                                      args.device,
+                                      False if args.no_flip else None,
+                                      args.bbox_thr, args.cfg_options)
+    except ValueError as exc:  # e.g. a test_cfg key that BoIR does not read
+        raise DemoError(f'config {args.config}: {exc}') from None
     os.makedirs(args.out_dir, exist_ok=True)
     kwargs = dict(
         vis_out_dir=args.out_dir,
-        bbox_thr=args.bbox_thr,
         kpt_thr=args.kpt_thr,
         pose_based_nms=not args.no_nms,
         radius=args.radius,

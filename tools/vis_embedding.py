@@ -35,6 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mmengine.config import DictAction
+
 import mmpose_boir  # noqa: F401  (compat shims + registration)
 from mmpose_boir.codecs.boir_heatmap import (BoIRDecoupledHeatmap,
                                              sigmoid_clamped)
@@ -54,13 +56,17 @@ def parse_args(argv=None):
                    help='similarity sharpness (default: the Bbox Mask '
                    "Loss's beta in the config, 10)")
     p.add_argument('--panel-width', type=int, default=480)
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='key=value overrides of the config')
     p.add_argument('--save-maps', default=None,
                    help='also save the maps (input resolution) as .npz')
     return p.parse_args(argv)
 
 
-def build_model(config: str, checkpoint: Optional[str], device: str):
-    """The BoIR estimator with its auxiliary heads, weights loaded."""
+def build_model(config: str, checkpoint: Optional[str], device: str,
+                cfg_options: Optional[dict] = None):
+    """The BoIR estimator with its auxiliary heads, weights loaded
+    (``cfg_options`` merged into the config first)."""
     from mmengine.config import Config
     from mmengine.runner import load_checkpoint
     from mmpose.apis.inference import dataset_meta_from_config
@@ -68,6 +74,8 @@ def build_model(config: str, checkpoint: Optional[str], device: str):
     from mmpose.utils import register_all_modules
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
     cfg.model.backbone.init_cfg = None
     cfg.model.head.with_aux_heads = True
     model = MODELS.build(cfg.model)
@@ -199,7 +207,8 @@ def main(argv=None) -> int:
     img = cv2.imread(args.image)
     if img is None:
         raise FileNotFoundError(args.image)
-    model = build_model(args.config, args.checkpoint, args.device)
+    model = build_model(args.config, args.checkpoint, args.device,
+                        args.cfg_options)
     res = embedding_similarity(model, img, args.max_persons, args.score_thr,
                                args.beta)
     figure = draw(img, res, args.panel_width)

@@ -101,7 +101,11 @@ model = dict(
         flip_test=True,
         max_instances=30,  # TEST.MAX_PROPOSALS
         score_threshold=0.01,  # TEST.KEYPOINT_THRESHOLD
-        blur_kernel_size=3))  # TEST.CENTER_POOL_KERNEL
+        blur_kernel_size=3,  # TEST.CENTER_POOL_KERNEL
+        # people returned for images given directly (inferencer, demo):
+        # center score above it; dataset images (evaluation) keep every
+        # candidate, as the release evaluates them
+        score_thr=0.1))
 
 dataset_type = 'ValidatedCocoDataset'
 data_mode = 'bottomup'

@@ -39,7 +39,9 @@ class BoIRDeployModel(nn.Module):
         max_instances: fixed number of output rows M (default: the model's
             ``test_cfg.max_instances``, 30).
         score_threshold: a row is ``valid`` when its center score is above
-            it (default: ``test_cfg.score_threshold``, 0.01).
+            it (default: ``test_cfg.score_thr``, 0.1 in the configs: the
+            people, as the inferencer returns them; without it
+            ``test_cfg.score_threshold``, 0.01: every candidate).
         flip_test: average with the mirrored image (default:
             ``test_cfg.flip_test``).
         flip_indices: keypoint flip pairs, the dataset's (required with
@@ -73,9 +75,11 @@ class BoIRDeployModel(nn.Module):
         self.head = model.head
         self.max_instances = int(max_instances if max_instances is not None
                                  else test_cfg.get('max_instances', 30))
-        self.score_threshold = float(
-            score_threshold if score_threshold is not None else
-            test_cfg.get('score_threshold', 0.01))
+        if score_threshold is None:
+            score_threshold = test_cfg.get('score_thr')
+        if score_threshold is None:
+            score_threshold = test_cfg.get('score_threshold', 0.01)
+        self.score_threshold = float(score_threshold)
         self.flip_test = bool(flip_test if flip_test is not None else
                               test_cfg.get('flip_test', False))
         self.blur_kernel_size = int(

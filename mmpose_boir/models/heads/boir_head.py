@@ -222,9 +222,14 @@ class BoIRHead(BaseHead):
         keypoints whose score is at least ``test_cfg.bbox_keypoint_thr``,
         default 0.1, or of all its keypoints when none is; see
         :func:`keypoint_extent_boxes`). Every decoded candidate is returned
-        (``max_instances`` above ``score_threshold``), as the metrics need;
-        keeping only confident people is the caller's choice (the
-        inferencer's ``bbox_thr``). See :meth:`predict_tensors` for the
+        (``max_instances`` above ``score_threshold``) for images of a
+        dataset (their data sample has an ``img_id``): the evaluator scores
+        every candidate, as the release's evaluation does. For any other
+        input (MMPose's inferencer, the demo) only the people whose center
+        score is above ``test_cfg.score_thr`` are returned, when it is set
+        (the configs set 0.1; ``None`` keeps every candidate). MMPose's
+        inferencer sets ``score_thr`` to its ``bbox_thr`` for models of
+        type ``BottomupPoseEstimator``. See :meth:`predict_tensors` for the
         computation.
         """
         flip_test = test_cfg.get('flip_test', False)
@@ -252,8 +257,12 @@ class BoIRHead(BaseHead):
         bboxes = keypoint_extent_boxes(
             out['keypoints'], out['keypoint_scores'],
             test_cfg.get('bbox_keypoint_thr', BBOX_KEYPOINT_THR))
+        score_thr = test_cfg.get('score_thr')
         for b in range(B):
             sel = out['img_ids'] == b
+            if (score_thr is not None and
+                    'img_id' not in batch_data_samples[b].metainfo):
+                sel &= out['scores'] > score_thr
             preds.append(InstanceData(
                 keypoints=out['keypoints'][sel].numpy(),
                 keypoint_scores=out['keypoint_scores'][sel].numpy(),

@@ -12,7 +12,7 @@ from mmpose.registry import MODELS
 #: MMPose's inferencer) and from ``model.train_cfg``
 TEST_CFG_KEYS = ('flip_test', 'multiscale_test', 'max_instances',
                  'score_threshold', 'blur_kernel_size', 'output_heatmaps',
-                 'bbox_keypoint_thr')
+                 'bbox_keypoint_thr', 'score_thr')
 TRAIN_CFG_KEYS = ('max_train_instances', )
 
 #: a checkpoint is refused when fewer than this share of the model's

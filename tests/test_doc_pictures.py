@@ -1,0 +1,32 @@
+"""tools/doc_pictures.sh, the one command behind the pictures in docs/,
+runs end to end (shortened to 2 training iterations, into a temporary
+folder) and writes both pictures."""
+import os
+import os.path as osp
+import subprocess
+
+import cv2
+import pytest
+
+from conftest import repo_env
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+IMAGE = osp.join(REPO, '..', 'shared', 'data', 'coco', '000000197388.jpg')
+
+
+@pytest.mark.skipif(not osp.isfile(IMAGE), reason='sample image not found')
+def test_doc_pictures_writes_both_pictures(tmp_path):
+    work, out = tmp_path / 'work', tmp_path / 'images'
+    env = dict(repo_env(), DOC_PICTURES_ITERS='2', DOC_PICTURES_MIN_AP='0')
+    proc = subprocess.run(['bash', 'tools/doc_pictures.sh', str(work),
+                           str(out)], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    names = sorted(os.listdir(out))
+    assert names == ['demo_boir_tiny_overfit.jpg',
+                     'embedding_boir_tiny_overfit.png']
+    for name in names:
+        img = cv2.imread(str(out / name))
+        assert img is not None and img.shape[0] > 100 and img.shape[1] > 100
+    assert (work / 'boir_tiny_overfit.py').is_file()
+    assert (work / 'epoch_2.pth').is_file()
