@@ -79,10 +79,17 @@ def predict(model, x, samples):
 
 
 def predict_reference(model, x, samples):
+    """The release's way: also its NCHW memory format (the model's
+    ``test_cfg.channels_last`` off for this call)."""
     head, cfg = model.head, dict(model.test_cfg)
     flip = samples[0].metainfo['flip_indices']
-    f = torch.cat((model.extract_feat(x)[-1],
-                   model.extract_feat(x.flip(-1))[-1].flip(-1)))
+    model.test_cfg['channels_last'] = False
+    try:
+        f = torch.cat((model.extract_feat(x)[-1],
+                       model.extract_feat(x.flip(-1))[-1].flip(-1)))
+    finally:
+        model.test_cfg.clear()
+        model.test_cfg.update(cfg)
     center = sigmoid_clamped(head.forward([f], with_aux=False)['center'])
     scores, coords, ids = BoIRDecoupledHeatmap.decode_centers(
         center[:, 0].mean(0, keepdim=True), cfg['max_instances'],

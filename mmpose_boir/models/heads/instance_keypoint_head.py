@@ -122,6 +122,10 @@ class InstanceKeypointHead(nn.Module):
             # features per instance instead of the grouping below
             return self._decouple(g.index_select(0, img_ids), params, coords,
                                   H, W).reshape(N, -1, H, W)
+        if (not torch.is_grad_enabled()
+                and g.dtype == params.dtype == torch.float32
+                and not torch.is_autocast_enabled(g.device.type)):
+            return self._forward_inference(g, params, coords, img_ids, H, W)
         # instances grouped by image, so that each image's features are
         # used in place, without a per-instance copy
         sels, outs = [], []
@@ -165,3 +169,110 @@ class InstanceKeypointHead(nn.Module):
         out = torch.matmul(heatmap.weight.reshape(-1, C), fused)
         bias = heatmap.bias + 0 * self.fuse_attention[0].bias.sum()
         return out + bias[None, :, None]
+
+    def _forward_inference(self, g: Tensor, params: Tensor, coords: Tensor,
+                           img_ids: Tensor, H: int, W: int) -> Tensor:
+        """:meth:`forward` without autograd (prediction; float32, no
+        autocast): the same function in fewer passes over the
+        ``[n, C, H, W]`` fused features.
+
+        Per image, into one preallocated ``[N, K, HW]`` output (no
+        concatenation or reordering copy when the instances come grouped
+        by image, as the codec orders them):
+
+        * the spatial mask as :meth:`_mask_inference` (no ``[n, 3, H, W]``
+          input to the 5x5 conv);
+        * the fused features' per-channel mean, which the InstanceNorm
+          removes, in closed form (``A_n mean(g) + (W2 g) m_n / HW``),
+          subtracted in the same pass that adds ``m_n * (W2 g)``, and
+          ``A_n g`` accumulated in place onto it;
+        * ``relu(IN(f)) = rstd * relu(f - mean)`` (``rstd > 0``), so the
+          ``rstd`` scaling is folded into a per-instance ``heatmap_conv``
+          weight and the logits are one batched product with the bias,
+          without a normalised copy or a transposed copy.
+        """
+        N, K = len(params), self.heatmap_conv.out_channels
+        out = g.new_empty((N, K, H * W))
+        counts = torch.bincount(img_ids, minlength=len(g))
+        # one buffer for the fused features of every image (fewer fresh
+        # pages to fault in than one allocation per image)
+        work = g.new_empty(int(counts.max()) * g.shape[1] * H * W)
+        for b in range(len(g)):
+            sel = torch.nonzero(img_ids == b).reshape(-1)
+            n = sel.numel()
+            if n == 0:
+                continue
+            lo = int(sel[0])
+            if int(sel[-1]) - lo + 1 == n:  # a contiguous block of rows
+                self._decouple_inference(g[b], params[lo:lo + n],
+                                         coords[lo:lo + n], H, W,
+                                         out[lo:lo + n], work)
+            else:
+                part = g.new_empty((n, K, H * W))
+                self._decouple_inference(g[b], params[sel], coords[sel], H,
+                                         W, part, work)
+                out.index_copy_(0, sel, part)
+        return out.reshape(N, K, H, W)
+
+    def _decouple_inference(self, g: Tensor, params: Tensor, coords: Tensor,
+                            H: int, W: int, out: Tensor,
+                            work: Tensor) -> None:
+        """The logits of n instances of one image (``g [C, HW]``, any
+        strides) written into ``out [n, K, HW]``, with the flat buffer
+        ``work`` (at least ``n * C * HW``) for the fused features; see
+        :meth:`_forward_inference`."""
+        C, HW = g.shape
+        n = len(params)
+        fuse = self.fuse_attention[0].weight.reshape(C, 2 * C)
+        ca = self.channel_attention.atn(params)  # [n, C]
+        sa = self.spatial_attention.atn(params)  # [n, C]
+        mask = self._mask_inference(torch.matmul(sa, g), coords, H, W)
+        g2 = torch.matmul(fuse[:, C:], g)  # W2 g, [C, HW]
+        a = fuse[None, :, :C] * ca[:, None, :]  # W1 diag(ca_n), [n, C, C]
+        # the mean over HW of A_n g + m_n * (W2 g), per instance and channel
+        mean = torch.matmul(a, g.mean(1)) + torch.matmul(mask, g2.t()) / HW
+        # the centered fused features: m_n * (W2 g) - mean, then + A_n g
+        fused = work[:n * C * HW].view(n, C, HW)
+        torch.addcmul(mean.neg()[:, :, None], mask[:, None, :], g2[None],
+                      out=fused)
+        fused.view(n * C, HW).addmm_(a.reshape(n * C, C), g)
+        var = torch.linalg.vector_norm(fused, dim=2).square_() / HW
+        rstd = (var + self.fuse_attention[1].eps).rsqrt_()
+        fused.relu_()
+        heatmap = self.heatmap_conv
+        weight = heatmap.weight.reshape(1, -1, C) * rstd[:, None, :]
+        torch.baddbmm(heatmap.bias[None, :, None].expand(n, -1, HW), weight,
+                      fused, out=out)
+
+    def _mask_inference(self, fsum: Tensor, coords: Tensor, H: int,
+                        W: int) -> Tensor:
+        """:meth:`SpatialAttention.mask` as ``[n, HW]`` from the channel
+        sums ``fsum [n, HW]``.
+
+        The 5x5 conv is linear and the offset channels are linear in the
+        center: on the offsets it is ``c_x U_x - V_x + c_y U_y - V_y``,
+        with ``U = conv(1 / s)`` and ``V = conv(pos / s)`` computed once
+        (zero padding as the conv's), so the conv itself runs on the one
+        channel ``fsum`` only, as a depthwise conv over the instances
+        (``[1, n, H, W]``, n groups; much faster on CPU than ``n`` images
+        of one channel).
+        """
+        sa = self.spatial_attention
+        n = len(fsum)
+        w = sa.conv.weight  # [1, 3, 5, 5]
+        dtype, device = fsum.dtype, fsum.device
+        ys = torch.arange(H, device=device, dtype=dtype)[:, None].expand(H, W)
+        xs = torch.arange(W, device=device, dtype=dtype)[None, :].expand(H, W)
+        ones = torch.ones((H, W), device=device, dtype=dtype)
+        maps = torch.stack((ones, xs, ones, ys))[None] / sa.coord_scale
+        k = sa.conv.kernel_size[0] // 2
+        uv = F.conv2d(maps, w[0, [1, 1, 2, 2], None], padding=k,
+                      groups=4)[0].reshape(4, H * W)
+        coords = coords.to(dtype)
+        pre = F.conv2d(fsum.reshape(1, n, H, W), w[:, :1].expand(n, 1, -1, -1),
+                       sa.conv.bias.expand(n), padding=k,
+                       groups=n).reshape(n, H * W)
+        pre = pre - (uv[1] + uv[3]) + coords[:, :1] * uv[0] + \
+            coords[:, 1:] * uv[2]
+        var, mean = torch.var_mean(pre, dim=1, keepdim=True, unbiased=False)
+        return (pre - mean) * (var + sa.norm.eps).rsqrt()
