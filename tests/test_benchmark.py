@@ -17,7 +17,7 @@ def test_benchmark_smoke(tmp_path):
     proc = subprocess.run(
         [sys.executable, 'tools/benchmark.py', '--config', TINY_CONFIG,
          '--short-side', '128', '--runs', '1', '--warmup', '0',
-         '--instances', '5', '--onnx', '--out', str(out)],
+         '--instances', '5', '--onnx', '--batch', '2', '--out', str(out)],
         cwd=REPO_ROOT, env=repo_env(), capture_output=True, text=True,
         timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
@@ -42,3 +42,6 @@ def test_benchmark_smoke(tmp_path):
     assert (res['complexity']['ours']['params_m'] ==
             res['complexity']['reference']['params_m'])
     assert res['onnx']['onnxruntime_ms'] > 0 and res['onnx']['ratio'] > 0
+    assert set(res['per_image_ms']) == {'ours_batch1', 'ours_batch2'}
+    assert all(v > 0 for v in res['per_image_ms'].values())
+    assert 'per image: ours_batch1' in proc.stdout

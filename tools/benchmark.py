@@ -241,6 +241,20 @@ def bench_onnx(args, raw):
                 ratio=med['onnxruntime'] / med['pytorch'])
 
 
+def bench_batch(model, x, samples, args):
+    """Per-image latency (ms) of ours at batch 1 and at ``--batch`` (the
+    same image repeated), alternating. (MMPose's CID head predicts one
+    image at a time: its flip test fails on a batch.)"""
+    B = args.batch
+    xb, sb = x.repeat(B, 1, 1, 1), samples * B
+    fns = {'ours_batch1': lambda: predict(model, x, samples),
+           f'ours_batch{B}': lambda: predict(model, xb, sb)}
+    times, _ = alternate(fns, args.runs, args.warmup, StageTimer({}))
+    return {k: statistics.median(v) * 1e3 / (1 if k.endswith('_batch1')
+                                                 else B)
+            for k, v in times.items()}
+
+
 def parse_args(argv):
     import mmpose
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -254,6 +268,8 @@ def parse_args(argv):
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--onnx', action='store_true', help='time onnxruntime too')
+    p.add_argument('--batch', type=int, default=1,
+                   help='also time ours per image at this batch size')
     p.add_argument('--no-memory', action='store_true')
     p.add_argument('--out', help='write the results as JSON')
     p.add_argument('--memory-of', choices=NAMES, help=argparse.SUPPRESS)
@@ -294,6 +310,8 @@ def main(argv=None):
         res['memory'] = measure_memory(argv)
     if args.onnx:
         res['onnx'] = bench_onnx(args, raw)
+    if args.batch > 1:
+        res['per_image_ms'] = bench_batch(m, x, samples, args)
     report(res)
     if args.out:
         with open(args.out, 'w') as f:
@@ -316,6 +334,10 @@ def report(res):
     if 'onnx' in res:
         print('deployed graph: onnxruntime {onnxruntime_ms:.1f} ms, PyTorch '
               '{pytorch_ms:.1f} ms, ratio {ratio:.2f}'.format(**res['onnx']))
+    if 'per_image_ms' in res:
+        print('per image: ' + ', '.join(
+            f'{k} {v:.1f} ms ({1e3 / v:.2f} img/s)'
+            for k, v in res['per_image_ms'].items()))
 
 
 if __name__ == '__main__':
