@@ -122,3 +122,23 @@ def test_channels_last_option_keeps_predictions():
     with pytest.raises(ValueError, match='channels_las'):
         cfg.model.test_cfg['channels_lastt'] = True
         MODELS.build(cfg.model)
+
+
+def test_predict_runs_in_inference_mode():
+    """The estimator's predict path runs under ``torch.inference_mode()``."""
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(TINY_CONFIG)
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model).eval()
+    seen = []
+    predict = model.head.predict
+
+    def spy(*args, **kwargs):
+        seen.append(torch.is_inference_mode_enabled())
+        return predict(*args, **kwargs)
+
+    model.head.predict = spy
+    meta = dict(input_size=(64, 64), input_center=np.array([32., 32.]),
+                input_scale=np.array([64., 64.]), flip_indices=list(range(17)))
+    model.predict(torch.randn(1, 3, 64, 64), [PoseDataSample(metainfo=meta)])
+    assert seen == [True]

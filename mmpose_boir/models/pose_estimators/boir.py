@@ -210,6 +210,13 @@ class BoIR(BottomupPoseEstimator):
                     'by tools/strip_aux_heads.py): they keep their initial '
                     'weights; inference is not affected', logger='current')
 
+    def predict(self, inputs, data_samples):
+        """MMPose's ``predict``, under ``torch.inference_mode()``: no
+        autograd bookkeeping on the prediction path (the results are
+        numpy arrays)."""
+        with torch.inference_mode():
+            return super().predict(inputs, data_samples)
+
     def extract_feat(self, inputs):
         """MMPose's ``extract_feat``; in eval mode, with
         ``test_cfg.channels_last`` (``None``, the default: on CPU only), the
