@@ -321,9 +321,13 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
         return keypoints, scores
 
 
-def sigmoid_clamped(x: Tensor, delta: float = 1e-4) -> Tensor:
+def sigmoid_clamped(x: Tensor, delta: float = 1e-4,
+                    inplace: bool = False) -> Tensor:
     """Sigmoid clamped to ``[delta, 1 - delta]``, computed in float32 (the
-    release's ``_sigmoid``)."""
+    release's ``_sigmoid``). ``inplace``: into ``x`` itself when it is
+    float32 (no new map; not for tensors that autograd needs)."""
+    if inplace:
+        return x.float().sigmoid_().clamp_(min=delta, max=1 - delta)
     return x.float().sigmoid().clamp(min=delta, max=1 - delta)
 
 

@@ -370,19 +370,15 @@ class BoIRHead(BaseHead):
             coords = torch.cat((coords, coords))
             img_ids = torch.cat((img_ids, img_ids + batch_size))
         params = self.instance_params(x, coords, img_ids)
-        logits = self.instance_head(x, params, coords, img_ids)
-        if torch.is_grad_enabled():
-            hm = sigmoid_clamped(logits)
-        else:  # the same values, in place: fewer passes over the maps
-            hm = logits.float().sigmoid_().clamp_(min=1e-4, max=1 - 1e-4)
+        # without autograd, in place: fewer fresh maps
+        hm = sigmoid_clamped(self.instance_head(x, params, coords, img_ids),
+                             inplace=not torch.is_grad_enabled())
         if flip_test:
             n = len(hm) // 2
             index = torch.as_tensor(flip_indices, dtype=torch.long,
                                     device=hm.device)
-            if torch.is_grad_enabled():
-                hm = (hm[:n] + hm[n:].index_select(1, index)) / 2
-            else:  # x / 2 == x * 0.5 exactly
-                hm = hm[:n].add_(hm[n:].index_select(1, index)).mul_(0.5)
+            # (a + b) / 2, in place (x / 2 == x * 0.5 exactly)
+            hm = hm[:n].add_(hm[n:].index_select(1, index)).mul_(0.5)
         return hm
 
     # ------------------------------------------------------------------ loss

@@ -193,6 +193,7 @@ class InstanceKeypointHead(nn.Module):
         """
         N, K = len(params), self.heatmap_conv.out_channels
         out = g.new_empty((N, K, H * W))
+        offsets = self._offset_conv_maps(H, W, g.dtype, g.device)
         counts = torch.bincount(img_ids, minlength=len(g))
         # one buffer for the fused features of every image (fewer fresh
         # pages to fault in than one allocation per image)
@@ -205,28 +206,29 @@ class InstanceKeypointHead(nn.Module):
             lo = int(sel[0])
             if int(sel[-1]) - lo + 1 == n:  # a contiguous block of rows
                 self._decouple_inference(g[b], params[lo:lo + n],
-                                         coords[lo:lo + n], H, W,
+                                         coords[lo:lo + n], H, W, offsets,
                                          out[lo:lo + n], work)
             else:
                 part = g.new_empty((n, K, H * W))
                 self._decouple_inference(g[b], params[sel], coords[sel], H,
-                                         W, part, work)
+                                         W, offsets, part, work)
                 out.index_copy_(0, sel, part)
         return out.reshape(N, K, H, W)
 
     def _decouple_inference(self, g: Tensor, params: Tensor, coords: Tensor,
-                            H: int, W: int, out: Tensor,
+                            H: int, W: int, offsets: Tensor, out: Tensor,
                             work: Tensor) -> None:
         """The logits of n instances of one image (``g [C, HW]``, any
         strides) written into ``out [n, K, HW]``, with the flat buffer
-        ``work`` (at least ``n * C * HW``) for the fused features; see
-        :meth:`_forward_inference`."""
+        ``work`` (at least ``n * C * HW``) for the fused features and the
+        maps of :meth:`_offset_conv_maps`; see :meth:`_forward_inference`."""
         C, HW = g.shape
         n = len(params)
         fuse = self.fuse_attention[0].weight.reshape(C, 2 * C)
         ca = self.channel_attention.atn(params)  # [n, C]
         sa = self.spatial_attention.atn(params)  # [n, C]
-        mask = self._mask_inference(torch.matmul(sa, g), coords, H, W)
+        mask = self._mask_inference(torch.matmul(sa, g), coords, offsets, H,
+                                    W)
         g2 = torch.matmul(fuse[:, C:], g)  # W2 g, [C, HW]
         a = fuse[None, :, :C] * ca[:, None, :]  # W1 diag(ca_n), [n, C, C]
         # the mean over HW of A_n g + m_n * (W2 g), per instance and channel
@@ -244,15 +246,30 @@ class InstanceKeypointHead(nn.Module):
         torch.baddbmm(heatmap.bias[None, :, None].expand(n, -1, HW), weight,
                       fused, out=out)
 
-    def _mask_inference(self, fsum: Tensor, coords: Tensor, H: int,
-                        W: int) -> Tensor:
+    def _offset_conv_maps(self, H: int, W: int, dtype: torch.dtype,
+                          device: torch.device) -> Tensor:
+        """``[4, HW]``: the spatial attention's 5x5 conv on its two offset
+        channels, split as ``U_x, V_x, U_y, V_y`` with ``U = conv(1 / s)``
+        and ``V = conv(pos / s)`` (zero padding as the conv's), so that on
+        the offsets of center ``c`` it is ``c_x U_x - V_x + c_y U_y - V_y``.
+        They depend on the map size only: once per forward."""
+        sa = self.spatial_attention
+        ys = torch.arange(H, device=device, dtype=dtype)[:, None].expand(H, W)
+        xs = torch.arange(W, device=device, dtype=dtype)[None, :].expand(H, W)
+        ones = torch.ones((H, W), device=device, dtype=dtype)
+        maps = torch.stack((ones, xs, ones, ys))[None] / sa.coord_scale
+        w = sa.conv.weight  # [1, 3, 5, 5]
+        return F.conv2d(maps, w[0, [1, 1, 2, 2], None],
+                        padding=sa.conv.padding, groups=4)[0].reshape(4, H * W)
+
+    def _mask_inference(self, fsum: Tensor, coords: Tensor, offsets: Tensor,
+                        H: int, W: int) -> Tensor:
         """:meth:`SpatialAttention.mask` as ``[n, HW]`` from the channel
         sums ``fsum [n, HW]``.
 
         The 5x5 conv is linear and the offset channels are linear in the
-        center: on the offsets it is ``c_x U_x - V_x + c_y U_y - V_y``,
-        with ``U = conv(1 / s)`` and ``V = conv(pos / s)`` computed once
-        (zero padding as the conv's), so the conv itself runs on the one
+        center, so its share of the offsets comes from ``offsets`` (see
+        :meth:`_offset_conv_maps`) and the conv itself runs on the one
         channel ``fsum`` only, as a depthwise conv over the instances
         (``[1, n, H, W]``, n groups; much faster on CPU than ``n`` images
         of one channel).
@@ -260,19 +277,10 @@ class InstanceKeypointHead(nn.Module):
         sa = self.spatial_attention
         n = len(fsum)
         w = sa.conv.weight  # [1, 3, 5, 5]
-        dtype, device = fsum.dtype, fsum.device
-        ys = torch.arange(H, device=device, dtype=dtype)[:, None].expand(H, W)
-        xs = torch.arange(W, device=device, dtype=dtype)[None, :].expand(H, W)
-        ones = torch.ones((H, W), device=device, dtype=dtype)
-        maps = torch.stack((ones, xs, ones, ys))[None] / sa.coord_scale
-        k = sa.conv.kernel_size[0] // 2
-        uv = F.conv2d(maps, w[0, [1, 1, 2, 2], None], padding=k,
-                      groups=4)[0].reshape(4, H * W)
-        coords = coords.to(dtype)
+        coords = coords.to(fsum.dtype)
         pre = F.conv2d(fsum.reshape(1, n, H, W), w[:, :1].expand(n, 1, -1, -1),
-                       sa.conv.bias.expand(n), padding=k,
+                       sa.conv.bias.expand(n), padding=sa.conv.padding,
                        groups=n).reshape(n, H * W)
-        pre = pre - (uv[1] + uv[3]) + coords[:, :1] * uv[0] + \
-            coords[:, 1:] * uv[2]
-        var, mean = torch.var_mean(pre, dim=1, keepdim=True, unbiased=False)
-        return (pre - mean) * (var + sa.norm.eps).rsqrt()
+        pre = pre - (offsets[1] + offsets[3]) + coords[:, :1] * offsets[0] + \
+            coords[:, 1:] * offsets[2]
+        return sa.norm(pre.reshape(n, 1, H, W)).reshape(n, H * W)
