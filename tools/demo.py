@@ -72,29 +72,21 @@ def parse_args(argv=None):
 
 
 def build_inferencer(config: str, checkpoint: Optional[str],
-                     device: str = 'cpu', flip_test: Optional[bool] = None,
-                     score_thr: Optional[float] = None,
-                     cfg_options: Optional[dict] = None):
+                     device: str = 'cpu', cfg_options: Optional[dict] = None):
     """``MMPoseInferencer`` for a BoIR config.
 
     Equivalent to ``MMPoseInferencer(pose2d=config,
-    pose2d_weights=checkpoint, device=device)``; ``cfg_options`` are merged
-    into the config first, then ``flip_test`` and ``score_thr`` (people:
-    center score above it) override its ``test_cfg``.
+    pose2d_weights=checkpoint, device=device)``, with ``cfg_options``
+    (``{'model.test_cfg.flip_test': False, ...}``) merged into the config
+    first.
     """
     from mmengine.config import Config
     from mmpose.apis import MMPoseInferencer
     if cfg_options:
         config = Config.fromfile(config)
         config.merge_from_dict(cfg_options)
-    inferencer = MMPoseInferencer(pose2d=config, pose2d_weights=checkpoint,
-                                  device=device, show_progress=False)
-    model = inferencer.inferencer.model
-    if flip_test is not None:
-        model.test_cfg = dict(model.test_cfg, flip_test=flip_test)
-    if score_thr is not None:
-        model.test_cfg = dict(model.test_cfg, score_thr=score_thr)
-    return inferencer
+    return MMPoseInferencer(pose2d=config, pose2d_weights=checkpoint,
+                            device=device, show_progress=False)
 
 
 class DemoError(Exception):
@@ -183,11 +175,14 @@ def run(args) -> List[dict]:
     check_config(args.config)
     check_checkpoint(args.checkpoint)
     inputs = collect_inputs(args.input)
+    options = dict(args.cfg_options or {})
+    if args.no_flip:
+        options['model.test_cfg.flip_test'] = False
+    if args.bbox_thr is not None:
+        options['model.test_cfg.score_thr'] = args.bbox_thr
     try:
         inferencer = build_inferencer(args.config, args.checkpoint,
-                                      args.device,
-                                      False if args.no_flip else None,
-                                      args.bbox_thr, args.cfg_options)
+                                      args.device, options)
     except ValueError as exc:  # e.g. a test_cfg key that BoIR does not read
         raise DemoError(f'config {args.config}: {exc}') from None
     os.makedirs(args.out_dir, exist_ok=True)
