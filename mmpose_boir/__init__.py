@@ -11,6 +11,6 @@ docs/install.md, "Compatibility shims".
 """
 from .version import __version__  # noqa: F401
 from . import compat  # noqa: F401  (must run before mmpose.models is imported)
-from . import codecs, datasets, engine, models  # noqa: F401,E402
+from . import codecs, datasets, engine, evaluation, models  # noqa: F401,E402
 
 __all__ = ['__version__']

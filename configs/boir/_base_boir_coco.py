@@ -12,7 +12,11 @@ custom_imports = dict(imports=['mmpose_boir'], allow_failed_imports=False)
 # (MIN_LR), both per iteration.
 # The release trains with AMP (TRAIN.AMP): add `--amp` to tools/train.py.
 train_cfg = dict(max_epochs=140, val_interval=10)
+# With `--amp` the constructor starts the dynamic loss scale at the
+# release's 2^14 (GradScaler(init_scale=16384)) instead of MMEngine's 2^16;
+# MMEngine's start: optim_wrapper.constructor=DefaultOptimWrapperConstructor.
 optim_wrapper = dict(
+    constructor='BoIROptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.025),
     clip_grad=dict(max_norm=10.))
 param_scheduler = [
@@ -27,8 +31,10 @@ auto_scale_lr = dict(base_batch_size=80)
 # selection (keep MMEngine's checkpoint every 10 epochs and at the end).
 # The release keeps each GPU's BatchNorm running statistics and saves rank
 # 0's: no buffer averaging across GPUs (MMPose's default SyncBuffersHook is
-# an opt-in: custom_hooks = [dict(type='SyncBuffersHook')]).
-custom_hooks = []
+# an opt-in: add dict(type='SyncBuffersHook') to custom_hooks).
+# BatchSizeCheckHook warns once when a run trains another batch than 4 GPUs
+# x 20 images without --auto-scale-lr.
+custom_hooks = [dict(type='BatchSizeCheckHook', gpus=4)]
 env_cfg = dict(cudnn_benchmark=True)  # CUDNN.BENCHMARK
 
 input_size = (512, 512)
@@ -39,7 +45,10 @@ codec = dict(
     input_size=input_size,
     heatmap_size=heatmap_size,
     min_instance_area=32**2,
-    peak_rounding=False)
+    peak_rounding=False,
+    # an image left without instances gets the release's placeholder (its
+    # distributed training, which every release yaml uses: DDP True)
+    placeholder_instance=True)
 
 backbone_channels = (32, 64, 128, 256)
 model = dict(
@@ -111,12 +120,18 @@ dataset_type = 'ValidatedCocoDataset'
 data_mode = 'bottomup'
 data_root = 'data/coco/'
 
+# images are read as stored, ignoring any EXIF orientation tag, as the
+# release reads them (cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION): the
+# annotations are made on the stored pixels
+load_image = dict(type='LoadImage', color_type='color_ignore_orientation')
 # augmentation: rotation +-30 (MAX_ROTATION), scale 0.75-1.5 of the short
-# side (MIN_SCALE, MAX_SCALE, SCALE_TYPE), translation up to 40 * scale / 200
-# of the short side = 0.2 (MAX_TRANSLATE), horizontal flip 0.5 (FLIP)
+# side (MIN_SCALE, MAX_SCALE, SCALE_TYPE), horizontal flip 0.5 (FLIP), and
+# the release's translation: whole pixels up to 40 * scale / 200 of the
+# short side = 0.2 * short side * scale draw, on both axes (MAX_TRANSLATE;
+# shift_mode='mmpose' is MMPose's draw)
 train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='BottomupRandomAffine', input_size=input_size,
+    load_image,
+    dict(type='BoIRRandomAffine', input_size=input_size, shift_mode='release',
          shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
          rotate_factor=30, distribution='uniform', bbox_keep_corner=True),
     # the release flips keypoints and boxes on the heatmap grid (stride 4)
@@ -129,7 +144,7 @@ train_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
+    load_image,
     dict(type='BoIRBottomupResize', input_size=input_size, size_factor=64,
          resize_mode='expand'),
     dict(type='PackMultiScalePoseInputs',
@@ -186,6 +201,9 @@ train_dataloader = dict(
         # the release trains only on images with a non-crowd person with a
         # labelled keypoint
         filter_cfg=dict(min_labelled_people=1),
+        # the annotated boxes as they are (the release); MMPose clips them
+        # to the image
+        clip_bbox=False,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
@@ -203,8 +221,10 @@ val_dataloader = dict(
         pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
+# results without a person box: detection areas from all keypoints, as the
+# release's results file (write_bbox=True writes our boxes)
 val_evaluator = dict(
-    type='CocoMetric',
+    type='BoIRCocoMetric',
     ann_file=data_root + 'annotations/person_keypoints_val2017.json',
     nms_thr=0.8,  # TEST.OKS_SCORE
     score_mode='keypoint')

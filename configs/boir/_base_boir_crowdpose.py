@@ -48,7 +48,7 @@ val_dataloader = dict(
         data_prefix=dict(img='images/')))
 test_dataloader = val_dataloader
 val_evaluator = dict(
-    type='CocoMetric',
+    type='BoIRCocoMetric',
     ann_file=data_root + 'annotations/mmpose_crowdpose_test.json',
     nms_thr=0.8,  # TEST.OKS_SCORE (CrowdPose sigmas for the OKS)
     score_mode='keypoint',

@@ -11,7 +11,7 @@ _base_ = ['./boir_w32_coco.py']
 model = dict(test_cfg=dict(multiscale_test=True))
 
 val_pipeline = [
-    dict(type='LoadImage'),
+    {{_base_.load_image}},
     dict(type='BoIRBottomupResize', input_size={{_base_.input_size}},
          size_factor=64, resize_mode='expand', aug_scales=[0.5, 2.0]),
     dict(type='PackMultiScalePoseInputs',

@@ -14,7 +14,7 @@ test_dataloader = dict(
         ann_file='annotations/image_info_test-dev2017.json',
         data_prefix=dict(img='test2017/')))
 test_evaluator = dict(
-    type='CocoMetric',
+    type='BoIRCocoMetric',
     ann_file=_base_.data_root + 'annotations/image_info_test-dev2017.json',
     nms_thr=0.8,  # TEST.OKS_SCORE
     score_mode='keypoint',

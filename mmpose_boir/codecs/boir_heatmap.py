@@ -69,6 +69,13 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
       person data such as boxes stays aligned).
     - ``encode_max_instances``: a random subset of at most this many
       instances per image (order kept); ``None`` (the release) for no cap.
+    - ``placeholder_instance``: an image left without any instance gets one
+      placeholder, as the release's distributed training feeds it: center
+      cell (0, 0), all-zero keypoint heatmaps and weights, and
+      ``instance_indices`` -1 (:class:`BoxEmbeddingSampling` gives it the
+      box (0, 0, 0, 0)). It adds nothing to the keypoint losses, but counts
+      as one instance of the Bbox Mask Loss and its 2x2 cells at (0, 0) enter
+      the box loss. ``False`` (opt-in) feeds such an image no instance.
 
     Args:
         input_size: (w, h) of the network input.
@@ -81,6 +88,8 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
         jitter: jitter the instance center cells (training).
         peak_rounding: draw peaks at the nearest cell (opt-in, not the
             release).
+        placeholder_instance: one placeholder instance for an image without
+            any (the release's distributed training; see above).
     """
 
     #: ``instance_boxes`` (from :class:`BoxEmbeddingSampling`) and
@@ -106,7 +115,8 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
                  encode_max_instances: Optional[int] = None,
                  min_instance_area: float = 32**2,
                  jitter: bool = True,
-                 peak_rounding: bool = False):
+                 peak_rounding: bool = False,
+                 placeholder_instance: bool = False):
         if root_type != 'kpt_center':
             raise ValueError("BoIRDecoupledHeatmap: root_type must be "
                              f"'kpt_center' (the release's), got {root_type!r}")
@@ -117,6 +127,7 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
         self.min_instance_area = min_instance_area
         self.jitter = jitter
         self.peak_rounding = peak_rounding
+        self.placeholder_instance = placeholder_instance
 
     # --------------------------------------------------------------- drawing
     def _radius(self, corners: np.ndarray) -> int:
@@ -159,7 +170,7 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
             dict with ``heatmaps`` (K+1, H, W: keypoints then center),
             ``instance_heatmaps`` (M*K, H, W), ``keypoint_weights`` (M, K),
             ``instance_coords`` (M, 2) int (x, y) cells and
-            ``instance_indices`` (M,) int.
+            ``instance_indices`` (M,) int (-1: the placeholder).
         """
         if bbox is None:
             raise ValueError('BoIRDecoupledHeatmap needs the box corners '
@@ -227,6 +238,10 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
             for k in np.flatnonzero(labelled[i]):
                 self._draw(inst_heatmaps[m, k], *kpts[i, k], kernels[r], r)
         weights = labelled[inst_indices].astype(np.float32).reshape(M, K)
+        if M == 0 and self.placeholder_instance:
+            M, inst_roots, inst_indices = 1, [(0, 0)], [-1]
+            inst_heatmaps = np.zeros((1, K, H, W), dtype=np.float32)
+            weights = np.zeros((1, K), dtype=np.float32)
 
         return dict(
             heatmaps=heatmaps,
@@ -323,12 +338,15 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
 
 def sigmoid_clamped(x: Tensor, delta: float = 1e-4,
                     inplace: bool = False) -> Tensor:
-    """Sigmoid clamped to ``[delta, 1 - delta]``, computed in float32 (the
-    release's ``_sigmoid``). ``inplace``: into ``x`` itself when it is
-    float32 (no new map; not for tensors that autograd needs)."""
+    """Sigmoid clamped to ``[delta, 1 - delta]`` (the release's
+    ``_sigmoid``), computed in float32 for half-precision (AMP) maps and in
+    the map's own dtype for float32 and float64. ``inplace``: into ``x``
+    itself when it is not half precision (no new map; not for tensors that
+    autograd needs)."""
+    x = x.to(torch.promote_types(x.dtype, torch.float32))
     if inplace:
-        return x.float().sigmoid_().clamp_(min=delta, max=1 - delta)
-    return x.float().sigmoid().clamp(min=delta, max=1 - delta)
+        return x.sigmoid_().clamp_(min=delta, max=1 - delta)
+    return x.sigmoid().clamp(min=delta, max=1 - delta)
 
 
 def smooth_heatmaps(heatmaps: Tensor, kernel: int = 3) -> Tensor:

@@ -421,10 +421,20 @@ class ValidatedCocoStyleMixin:
     > 0. ``n = 1`` is the release's COCO training-image filter; the number
     of images dropped is logged. Other ``filter_cfg`` keys (MMPose's
     ``bbox_score_thr``) behave as in MMPose.
+
+    ``clip_bbox=False`` keeps each person's box as annotated, ``(x, y,
+    x + w, y + h)`` of its ``bbox``, as the release reads it; ``True``
+    (MMPose's) clips it to ``x2 <= width - 1``, ``y2 <= height - 1`` (and
+    ``>= 0``), so a box touching the right or bottom edge is up to one
+    source pixel shorter.
     """
 
     #: the key of :data:`EVAL_FIELDS` (what the evaluator reads)
     eval_dataset = 'coco'
+
+    def __init__(self, *args, clip_bbox: bool = True, **kwargs) -> None:
+        self.clip_bbox = clip_bbox
+        super().__init__(*args, **kwargs)
 
     def _eval_fields(self) -> Dict[str, Sequence[str]]:
         if not self.test_mode:
@@ -440,6 +450,10 @@ class ValidatedCocoStyleMixin:
                               str(self.ann_file),
                               self._eval_fields()['annotation'])
         data_info = super().parse_data_info(raw_data_info)
+        if data_info is not None and not self.clip_bbox:
+            x, y, w, h = ann['bbox']
+            data_info['bbox'] = np.array([[x, y, x + w, y + h]],
+                                         dtype=np.float32)
         if data_info is not None and data_info.get('segmentation') is None:
             # no region; MMPose's bottom-up merge of an image's annotations
             # fails on a None next to another annotation's polygons

@@ -27,6 +27,9 @@ class BoxEmbeddingSampling(BaseTransform):
     one-to-one (same order, same filtering) with ``instance_coords``,
     ``instance_heatmaps`` and ``keypoint_weights``.
 
+    The codec's placeholder instance (index -1, an image without any
+    instance) gets the box (0, 0, 0, 0), as the release feeds it.
+
     Required keys: ``bbox`` (N, 4, 2) corners in input pixels,
     ``instance_indices`` (M,). Added keys: ``instance_boxes`` (M, 4) float32,
     packed into ``gt_instance_labels`` by ``PackPoseInputs`` (the codec's
@@ -64,12 +67,17 @@ class BoxEmbeddingSampling(BaseTransform):
             raise ValueError(
                 f'{results.get("img_path", "unknown image")}: instance index '
                 f'{indices.max()} has no box ({len(corners)} boxes)')
-        if len(indices) and indices.min() < 0:
+        if len(indices) and indices.min() < -1:
             raise ValueError(
-                f'{results.get("img_path", "unknown image")}: negative '
-                f'instance index {indices.min()}')
+                f'{results.get("img_path", "unknown image")}: instance index '
+                f'{indices.min()} (only -1, the codec\'s placeholder, may be '
+                'negative)')
         W, H = self.heatmap_size
-        corners = corners[indices] / self.scale
+        # the placeholder's box is (0, 0, 0, 0): all four corners at 0
+        real = indices >= 0
+        inst_corners = np.zeros((len(indices), 4, 2))
+        inst_corners[real] = corners[indices[real]] / self.scale
+        corners = inst_corners
         bad = ~np.isfinite(corners).all((1, 2))
         if bad.any():
             ids = results.get('id')

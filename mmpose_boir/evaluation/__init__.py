@@ -1,0 +1,3 @@
+from .coco_metric import BoIRCocoMetric
+
+__all__ = ['BoIRCocoMetric']
