@@ -1,7 +1,9 @@
-# BoIR on COCO: everything but the backbone width (see boir_w32_coco.py and
-# boir_w48_coco.py). Every setting is the authors' release's
-# (experiments/boir/coco_w32.yaml); the table in docs/method.md maps each
-# release key to its config key here and names the opt-in switches.
+# BoIR on COCO: the runtime, the network but its width, the data and the
+# evaluation. The leaf configs (boir_w32_coco.py, boir_w48_coco.py) add the
+# backbone width, the input and heatmap sizes and the pipelines. Every setting
+# is the authors' release's (experiments/boir/coco_w32.yaml); the table in
+# docs/method.md maps each release key to its config key and names the opt-in
+# switches.
 _base_ = ['mmpose::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['mmpose_boir'], allow_failed_imports=False)
@@ -36,21 +38,11 @@ auto_scale_lr = dict(base_batch_size=80)
 # x 20 images without --auto-scale-lr.
 custom_hooks = [dict(type='BatchSizeCheckHook', gpus=4)]
 env_cfg = dict(cudnn_benchmark=True)  # CUDNN.BENCHMARK
+# --show-dir / --show of tools/test.py and `mim test` draw the people that
+# inference returns (center score above test_cfg.score_thr, pose NMS), not
+# every candidate that the evaluation scores
+default_hooks = dict(visualization=dict(type='BoIRVisualizationHook'))
 
-input_size = (512, 512)
-heatmap_size = (128, 128)
-num_keypoints = 17
-codec = dict(
-    type='BoIRDecoupledHeatmap',
-    input_size=input_size,
-    heatmap_size=heatmap_size,
-    min_instance_area=32**2,
-    peak_rounding=False,
-    # an image left without instances gets the release's placeholder (its
-    # distributed training, which every release yaml uses: DDP True)
-    placeholder_instance=True)
-
-backbone_channels = (32, 64, 128, 256)
 model = dict(
     type='BoIR',
     data_preprocessor=dict(
@@ -61,33 +53,28 @@ model = dict(
     backbone=dict(
         type='HRNet',
         in_channels=3,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://download.openmmlab.com/mmpose/'
-            'pretrain_models/hrnet_w32-36af842e.pth'),
+        # the branch widths (num_channels of stages 2-4) and the ImageNet
+        # weights (init_cfg) are the leaf config's
         extra=dict(
             stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
                         num_blocks=(4, ), num_channels=(64, )),
             stage2=dict(num_modules=1, num_branches=2, block='BASIC',
-                        num_blocks=(4, 4), num_channels=backbone_channels[:2]),
+                        num_blocks=(4, 4)),
             stage3=dict(num_modules=4, num_branches=3, block='BASIC',
-                        num_blocks=(4, 4, 4),
-                        num_channels=backbone_channels[:3]),
+                        num_blocks=(4, 4, 4)),
             stage4=dict(num_modules=3, num_branches=4, block='BASIC',
-                        num_blocks=(4, 4, 4, 4),
-                        num_channels=backbone_channels,
-                        multiscale_output=True))),
+                        num_blocks=(4, 4, 4, 4), multiscale_output=True))),
     neck=dict(type='FeatureMapProcessor', concat=True),
     head=dict(
         type='BoIRHead',
-        in_channels=sum(backbone_channels),
-        num_keypoints=num_keypoints,
+        # in_channels, gfd_channels (InstKptHead.CHANNELS) and the decoder
+        # (the codec) are the leaf config's
+        num_keypoints=17,
         neck_channels=256,
         aspp_channels=128,
         atrous_rates=(12, 24, 36),
         head_channels=128,
         embedding_channels=128,
-        gfd_channels=64,  # InstKptHead.CHANNELS (W48: 96)
         with_aux_heads=True,
         multi_heatmap_loss=dict(type='FocalHeatmapLoss', loss_weight=1.0),
         instance_heatmap_loss=dict(type='FocalHeatmapLoss', loss_weight=4.0),
@@ -102,8 +89,7 @@ model = dict(
         # the release decodes the box head with the anchor as (y, x)
         bbox_anchor_order='yx',
         # the release zeroes every conv weight of the bbox head (biases 1)
-        bbox_head_init='release',
-        decoder=codec),
+        bbox_head_init='release'),
     train_cfg=dict(max_train_instances=200),  # DATASET.MAX_INSTANCES
     test_cfg=dict(
         multiscale_test=False,
@@ -124,68 +110,6 @@ data_root = 'data/coco/'
 # release reads them (cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION): the
 # annotations are made on the stored pixels
 load_image = dict(type='LoadImage', color_type='color_ignore_orientation')
-# augmentation: rotation +-30 (MAX_ROTATION), scale 0.75-1.5 of the short
-# side (MIN_SCALE, MAX_SCALE, SCALE_TYPE), horizontal flip 0.5 (FLIP), and
-# the release's translation: whole pixels up to 40 * scale / 200 of the
-# short side = 0.2 * short side * scale draw, on both axes (MAX_TRANSLATE;
-# shift_mode='mmpose' is MMPose's draw)
-train_pipeline = [
-    load_image,
-    dict(type='BoIRRandomAffine', input_size=input_size, shift_mode='release',
-         shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
-         rotate_factor=30, distribution='uniform', bbox_keep_corner=True),
-    # the release flips keypoints and boxes on the heatmap grid (stride 4)
-    dict(type='BoIRRandomFlip', direction='horizontal', prob=0.5,
-         heatmap_stride=4),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='BoxEmbeddingSampling', input_size=input_size,
-         heatmap_size=heatmap_size, box_clip='release'),
-    dict(type='BottomupGetHeatmapMaskRLE'),
-    dict(type='PackPoseInputs'),
-]
-val_pipeline = [
-    load_image,
-    dict(type='BoIRBottomupResize', input_size=input_size, size_factor=64,
-         resize_mode='expand'),
-    dict(type='PackMultiScalePoseInputs',
-         meta_keys=('id', 'img_id', 'img_path', 'crowd_index', 'ori_shape',
-                    'img_shape', 'input_size', 'input_center', 'input_scale',
-                    'flip', 'flip_direction', 'flip_indices', 'raw_ann_info',
-                    'skeleton_links')),
-]
-
-# The HRNet-W48 variant of every setting above that depends on the width,
-# as the release's coco_w48.yaml: 640x640 input, 160x160 heatmaps, a
-# 96-channel instance keypoint head (InstKptHead.CHANNELS). The W48 configs
-# take these (`model = _base_.w48_model`, the two pipelines); the dataset
-# bases derive theirs from them.
-w48_input_size = (640, 640)
-w48_heatmap_size = (160, 160)
-w48_codec = dict(codec, input_size=w48_input_size,
-                 heatmap_size=w48_heatmap_size)
-w48_sizes = dict(input_size=w48_input_size, heatmap_size=w48_heatmap_size,
-                 encoder=w48_codec)
-w48_train_pipeline = [
-    dict(t, **{k: v for k, v in w48_sizes.items() if k in t})
-    for t in train_pipeline
-]
-w48_val_pipeline = [
-    dict(t, **{k: v for k, v in w48_sizes.items() if k in t})
-    for t in val_pipeline
-]
-w48_backbone_channels = (48, 96, 192, 384)
-w48_model = dict(
-    backbone=dict(
-        extra=dict(
-            stage2=dict(num_channels=w48_backbone_channels[:2]),
-            stage3=dict(num_channels=w48_backbone_channels[:3]),
-            stage4=dict(num_channels=w48_backbone_channels)),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://download.openmmlab.com/mmpose/'
-            'pretrain_models/hrnet_w48-8ef0771d.pth')),
-    head=dict(in_channels=sum(w48_backbone_channels), gfd_channels=96,
-              decoder=w48_codec))
 
 train_dataloader = dict(
     batch_size=20,
@@ -203,8 +127,7 @@ train_dataloader = dict(
         filter_cfg=dict(min_labelled_people=1),
         # the annotated boxes as they are (the release); MMPose clips them
         # to the image
-        clip_bbox=False,
-        pipeline=train_pipeline))
+        clip_bbox=False))  # the pipeline is the leaf config's
 val_dataloader = dict(
     batch_size=1,
     num_workers=1,
@@ -217,8 +140,7 @@ val_dataloader = dict(
         data_mode=data_mode,
         ann_file='annotations/person_keypoints_val2017.json',
         data_prefix=dict(img='val2017/'),
-        test_mode=True,
-        pipeline=val_pipeline))
+        test_mode=True))  # the pipeline is the leaf config's
 test_dataloader = val_dataloader
 
 # results without a person box: detection areas from all keypoints, as the

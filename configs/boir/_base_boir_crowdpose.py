@@ -1,7 +1,7 @@
 # BoIR on CrowdPose (trainval -> test, 14 keypoints, CrowdPose's AP easy /
 # medium / hard), as the release's crowdpose_w32.yaml: 310 epochs from
-# ImageNet HRNet, 10 warm-up epochs, no 32^2 area rule, the final epoch is
-# the reported one (no best-on-test checkpoint selection).
+# ImageNet HRNet, 10 warm-up epochs, the final epoch is the reported one (no
+# best-on-test checkpoint selection). Everything else as _base_boir_coco.py.
 _base_ = ['./_base_boir_coco.py']
 
 train_cfg = dict(max_epochs=310, val_interval=10)
@@ -12,24 +12,13 @@ param_scheduler = [
          end=310, by_epoch=True, convert_to_iter_based=True),
 ]
 
-num_keypoints = 14
-# the release applies the 32^2 area rule on COCO and OCHuman, not CrowdPose
-codec = dict(_base_.codec, min_instance_area=0)
-model = dict(head=dict(num_keypoints=num_keypoints, decoder=codec))
-w48_codec = dict(_base_.w48_codec, min_instance_area=0)
-w48_model = dict(_base_.w48_model,
-                 head=dict(_base_.w48_model.head, decoder=w48_codec))
+# 14 keypoints; the leaf configs (boir_w32_crowdpose.py, boir_w48_crowdpose.py)
+# add the width, the sizes and the pipelines (no 32^2 area rule: the release
+# applies it on COCO and OCHuman, not CrowdPose)
+model = dict(head=dict(num_keypoints=14))
 
 dataset_type = 'ValidatedCrowdPoseDataset'
 data_root = 'data/crowdpose/'
-train_pipeline = [
-    dict(t, encoder=codec) if t.type == 'GenerateTarget' else t
-    for t in _base_.train_pipeline
-]
-w48_train_pipeline = [
-    dict(t, encoder=w48_codec) if t.type == 'GenerateTarget' else t
-    for t in _base_.w48_train_pipeline
-]
 train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
@@ -38,8 +27,7 @@ train_dataloader = dict(
         data_prefix=dict(img='images/'),
         # the release keeps every CrowdPose image with an annotation
         # (MMPose's bottom-up default); no labelled-keypoint filter
-        filter_cfg=None,
-        pipeline=train_pipeline))
+        filter_cfg=None))
 val_dataloader = dict(
     dataset=dict(
         type=dataset_type,

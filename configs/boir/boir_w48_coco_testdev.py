@@ -7,11 +7,17 @@
 # -> work_dirs/boir_w48_coco_testdev/
 #    person_keypoints_test-dev2017_boir-w48_results.keypoints.json
 # (rename it to *_results.json, zip it and upload it to the COCO server).
-_base_ = ['./boir_w32_coco_testdev.py']
+_base_ = ['./boir_w48_coco.py']
 
-model = _base_.w48_model
-train_dataloader = dict(dataset=dict(pipeline=_base_.w48_train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=_base_.w48_val_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=_base_.w48_val_pipeline))
-test_evaluator = dict(outfile_prefix='work_dirs/boir_w48_coco_testdev/'
-                      'person_keypoints_test-dev2017_boir-w48_results')
+test_dataloader = dict(
+    dataset=dict(
+        ann_file='annotations/image_info_test-dev2017.json',
+        data_prefix=dict(img='test2017/')))
+test_evaluator = dict(
+    type='BoIRCocoMetric',
+    ann_file=_base_.data_root + 'annotations/image_info_test-dev2017.json',
+    nms_thr=0.8,  # TEST.OKS_SCORE
+    score_mode='keypoint',
+    format_only=True,
+    outfile_prefix='work_dirs/boir_w48_coco_testdev/'
+    'person_keypoints_test-dev2017_boir-w48_results')

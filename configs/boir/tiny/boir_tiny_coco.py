@@ -5,8 +5,13 @@ _base_ = ['../_base_boir_coco.py']
 
 input_size = (128, 128)
 heatmap_size = (32, 32)
-codec = dict(_base_.codec, input_size=input_size, heatmap_size=heatmap_size,
-             min_instance_area=8**2, encode_max_instances=200)
+codec = dict(
+    type='BoIRDecoupledHeatmap',
+    input_size=input_size,
+    heatmap_size=heatmap_size,
+    min_instance_area=8**2,
+    encode_max_instances=200,
+    placeholder_instance=True)
 backbone_channels = (8, 16, 32, 64)
 
 train_cfg = dict(max_epochs=2, val_interval=1)
@@ -42,16 +47,28 @@ model = dict(
         decoder=codec))
 
 data_root = '../shared/data/coco/'
-# the base's pipelines at the tiny sizes
-tiny_sizes = dict(input_size=input_size, heatmap_size=heatmap_size,
-                  encoder=codec, size_factor=32)
 train_pipeline = [
-    dict(t, **{k: v for k, v in tiny_sizes.items() if k in t})
-    for t in _base_.train_pipeline
+    _base_.load_image,
+    dict(type='BoIRRandomAffine', input_size=input_size, shift_mode='release',
+         shift_factor=0.2, scale_factor=(0.75, 1.5), scale_type='short',
+         rotate_factor=30, distribution='uniform', bbox_keep_corner=True),
+    dict(type='BoIRRandomFlip', direction='horizontal', prob=0.5,
+         heatmap_stride=4),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='BoxEmbeddingSampling', input_size=input_size,
+         heatmap_size=heatmap_size, box_clip='release'),
+    dict(type='BottomupGetHeatmapMaskRLE'),
+    dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
-    dict(t, **{k: v for k, v in tiny_sizes.items() if k in t})
-    for t in _base_.val_pipeline
+    _base_.load_image,
+    dict(type='BoIRBottomupResize', input_size=input_size, size_factor=32,
+         resize_mode='expand'),
+    dict(type='PackMultiScalePoseInputs',
+         meta_keys=('id', 'img_id', 'img_path', 'crowd_index', 'ori_shape',
+                    'img_shape', 'input_size', 'input_center', 'input_scale',
+                    'flip', 'flip_direction', 'flip_indices', 'raw_ann_info',
+                    'skeleton_links')),
 ]
 # the 4 sample images, train = val = test, in the main process
 tiny_data = dict(data_root=data_root, ann_file='test_coco.json',

@@ -2,15 +2,25 @@
 _base_ = ['./boir_tiny_coco.py']
 
 num_keypoints = 14
-codec = dict(_base_.codec, min_instance_area=0)
+codec = dict(_base_.codec, min_instance_area=0)  # no area rule on CrowdPose
 model = dict(head=dict(num_keypoints=num_keypoints, decoder=codec))
 default_hooks = dict(checkpoint=dict(save_best=None))
 
 dataset_type = 'ValidatedCrowdPoseDataset'
 data_root = '../shared/data/crowdpose/'
 train_pipeline = [
-    dict(t, encoder=codec) if t.type == 'GenerateTarget' else t
-    for t in _base_.train_pipeline
+    _base_.load_image,
+    dict(type='BoIRRandomAffine', input_size=_base_.input_size,
+         shift_mode='release', shift_factor=0.2, scale_factor=(0.75, 1.5),
+         scale_type='short', rotate_factor=30, distribution='uniform',
+         bbox_keep_corner=True),
+    dict(type='BoIRRandomFlip', direction='horizontal', prob=0.5,
+         heatmap_stride=4),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='BoxEmbeddingSampling', input_size=_base_.input_size,
+         heatmap_size=_base_.heatmap_size, box_clip='release'),
+    dict(type='BottomupGetHeatmapMaskRLE'),
+    dict(type='PackPoseInputs'),
 ]
 train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root,
