@@ -1,3 +1,3 @@
-from .multiscale import BoIRDataPreprocessor
+from .data_preprocessor import BoIRDataPreprocessor
 
 __all__ = ['BoIRDataPreprocessor']
