@@ -1,22 +1,41 @@
 """tools/check_annotations.py: the datasets' load-time checks over a whole
-annotation file, every problem listed, exit status 1 if any."""
+annotation file, every problem listed, exit status 1 if any.
+
+The tool's ``main`` runs in this process (its printed lines and return
+value); one run through the command line checks that its exit status is
+that return value and its output the same."""
+import contextlib
 import copy
+import io
 import json
 import subprocess
 import sys
 
 import pytest
 
+from conftest import COCO_SAMPLE_ANN as COCO
+from conftest import CROWDPOSE_SAMPLE_ANN as CROWDPOSE
+from conftest import repo_env
 from mmpose_boir.datasets import AnnotationError, ValidatedCocoDataset
+from tool_modules import load_tool
 
 TOOL = 'tools/check_annotations.py'
-COCO = '../shared/data/coco/test_coco.json'
-CROWDPOSE = '../shared/data/crowdpose/test_crowdpose.json'
+check_annotations = load_tool('check_annotations')
 
 
 def run(*args):
+    """(exit status, printed lines) of the tool's ``main`` on ``args``."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = check_annotations.main([str(a) for a in args])
+    return rc, out.getvalue().strip().splitlines()
+
+
+def run_cli(*args):
+    """The same through ``python tools/check_annotations.py``."""
     proc = subprocess.run([sys.executable, TOOL, *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120,
+                          env=repo_env())
     return proc.returncode, proc.stdout.strip().splitlines()
 
 
@@ -63,6 +82,7 @@ def test_bad_file_lists_every_problem(bad_file):
     path, data, img_name = bad_file
     rc, lines = run(path)
     assert rc == 1
+    assert run_cli(path) == (rc, lines)
     problems, summary = lines[:-1], lines[-1]
     assert summary.startswith(f'{len(problems)} problems in {path}')
     assert all(x.startswith(f'{path}: ') for x in problems), problems
