@@ -1,19 +1,91 @@
-"""Shared test helpers. Run the suite from the repository root.
+"""Shared test constants, fixtures and helpers. Run the suite from the
+repository root.
 
-Fixtures and helpers here are for tests that start training processes
+The suite runs in parallel (pytest.ini: ``-n auto --dist loadgroup``, one
+pytest-xdist worker per core). Each worker runs torch and OpenMP with one
+thread, and so do the processes the tests start (``repo_env``), so that N
+workers do not oversubscribe N cores. The tests of one module run on one
+worker, in order (its module-scoped fixtures are built once), except the
+modules of ``SPREAD_MODULES``, whose tests are independent and are spread
+over the workers one by one. ``-n 0`` runs everything
+in this process, with torch's default threads.
+
+Fixtures and helpers here are also for tests that start training processes
 (`tools/train.py`, `tools/dist_train.sh`) and read what they logged.
 """
 import json
 import os
 import os.path as osp
+import shutil
 import socket
 import subprocess
 import sys
 
+import pytest
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: the tiny configs (narrow HRNet, 128x128, the 4 sample images); paths
+#: relative to the repository root, as the configs' data roots are
 TINY_CONFIG = 'configs/boir/tiny/boir_tiny_coco.py'
+TINY_CROWDPOSE_CONFIG = 'configs/boir/tiny/boir_tiny_crowdpose.py'
+#: the sample data (relative to the repository root, as in the configs)
+COCO_SAMPLES = '../shared/data/coco/'
+COCO_SAMPLE_ANN = COCO_SAMPLES + 'test_coco.json'
+CROWDPOSE_SAMPLE_ANN = '../shared/data/crowdpose/test_crowdpose.json'
 LOSS_NAMES = ('loss_multi_heatmap', 'loss_instance_heatmap', 'loss_bbox_mask',
               'loss_bbox')
+#: the COCO keypoints' left/right flip pairs
+COCO_FLIP_INDICES = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16,
+                     15]
+
+#: this process's pytest-xdist worker id ('gw0', ...), None without xdist
+XDIST_WORKER = os.environ.get('PYTEST_XDIST_WORKER')
+if XDIST_WORKER:
+    # before torch is imported by any test module: one OpenMP thread per
+    # worker, also in every process the tests start
+    os.environ['OMP_NUM_THREADS'] = '1'
+    os.environ['MKL_NUM_THREADS'] = '1'
+
+#: test modules whose tests are spread over the workers one by one (each
+#: worker that runs one of them builds that module's fixtures itself)
+SPREAD_MODULES = {'test_install_compat.py'}
+#: the modules that take longest, handed out first so that no worker is
+#: left alone with one of them at the end; the others follow in file order
+FIRST_MODULES = []
+
+
+def pytest_configure(config):
+    if XDIST_WORKER:
+        import torch
+        torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under ``--dist loadgroup``: one xdist group per module (except
+    SPREAD_MODULES), and FIRST_MODULES first."""
+    first = {name: i for i, name in enumerate(FIRST_MODULES)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))
+    for item in items:
+        if item.path.name not in SPREAD_MODULES:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+
+
+def shared_dir(tmp_path_factory, name, build):
+    """A directory that ``build(path)`` fills once per test session, shared
+    by all xdist workers (a file lock lets one build it while the others
+    wait); returns its path."""
+    from filelock import FileLock
+    root = tmp_path_factory.getbasetemp()
+    if XDIST_WORKER:
+        root = root.parent  # the session's folder, above each worker's
+    path = root / name
+    with FileLock(str(path) + '.lock'):
+        if not (path / '.complete').is_file():
+            shutil.rmtree(path, ignore_errors=True)  # a failed try
+            path.mkdir()
+            build(path)
+            (path / '.complete').touch()
+    return path
 
 
 def repo_env(**extra):
