@@ -1,10 +1,16 @@
 """The install's compat shims and the environment check.
 
 ``import mmpose_boir`` registers modules and wraps MMEngine's checkpoint
-loaders; it must not touch torch's process-wide weights-only allow-list
-nor MMEngine's distributed launcher (see docs/install.md, "Compatibility
-shims").
+loaders; it must not touch torch's process-wide weights-only allow-list,
+MMEngine's distributed launcher nor torch's thread count (see
+docs/install.md, "Compatibility shims").
+
+What a fresh interpreter sees on import is read from one interpreter
+(``FRESH``, run once per session), in the order a user meets it: MMPose's
+own API without the plugin, a config's ``custom_imports``, then the plugin
+itself. Each test asserts its own part of what it reported.
 """
+import json
 import subprocess
 import sys
 
@@ -12,16 +18,112 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import shared_dir
+
+#: a fresh interpreter's view of the imports: {section: value, or
+#: {"error": traceback}}, printed as JSON on the last line
+FRESH = r"""
+import json, sys, traceback
+facts = {}
+
+
+def section(name, fn):
+    try:
+        facts[name] = fn()
+    except BaseException:
+        facts[name] = {'error': traceback.format_exc()}
+
+
+import torch
+torch.set_num_threads(3)  # not a default: the plugin must leave it
+from mmengine.dist import utils
+from mmengine.model.wrappers import distributed as wrappers
+launcher = (utils._init_dist_pytorch,
+            wrappers.MMDistributedDataParallel.__init__)
+
+
+def apis_without_plugin():
+    from mmpose.apis import MMPoseInferencer  # noqa: F401
+    return 'mmpose_boir' in sys.modules
+
+
+def custom_imports():
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    cfg = Config.fromfile(sys.argv[1])
+    init_default_scope('mmpose')
+    return type(MODELS.build(cfg.loss)).__name__
+
+
+def plugin():
+    import mmcv.ops
+    import mmpose_boir, mmpose.models  # noqa: F401
+    from mmcv.ops.nms import batched_nms  # noqa: F401
+    from mmpose_boir.compat import mmcv_ops
+    return [mmcv_ops.MMCV_OPS_FALLBACK,
+            getattr(sys.modules['mmcv.ops'], '__file__', 1) is None]
+
+
+def launcher_unchanged():
+    import mmpose_boir, mmpose.models  # noqa: F401
+    return [utils._init_dist_pytorch is launcher[0],
+            wrappers.MMDistributedDataParallel.__init__ is launcher[1]]
+
+
+def allow_list():
+    import mmpose_boir  # noqa: F401
+    from mmengine.runner import CheckpointLoader  # noqa: F401
+    safe = torch.serialization.get_safe_globals()
+    return dict(getattr=getattr in safe,
+                modules=sorted({getattr(g, '__module__', '?').split('.')[0]
+                                for g in safe if not isinstance(g, tuple)}),
+                alias=any(isinstance(g, tuple) for g in safe))
+
+
+section('apis_without_plugin', apis_without_plugin)
+section('custom_imports', custom_imports)
+section('plugin', plugin)
+section('launcher_unchanged', launcher_unchanged)
+section('allow_list', allow_list)
+section('threads', torch.get_num_threads)  # after every import above
+print(json.dumps(facts))
+"""
+
 
 def _python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-c', code], capture_output=True,
                           text=True, timeout=300)
 
 
-def test_plugin_mmpose_models_and_mmcv_ops_import():
-    proc = _python('import mmpose_boir, mmpose.models, mmcv.ops; '
-                   'from mmcv.ops.nms import batched_nms; print("ok")')
-    assert proc.returncode == 0 and 'ok' in proc.stdout, proc.stderr[-2000:]
+@pytest.fixture(scope='module')
+def fresh(tmp_path_factory):
+    """What ``FRESH`` reported (run once per session, for every worker)."""
+    def build(path):
+        cfg = path / 'cfg.py'
+        cfg.write_text("custom_imports = dict(imports=['mmpose_boir'], "
+                       "allow_failed_imports=False)\n"
+                       "loss = dict(type='BboxMaskLoss')\n")
+        proc = subprocess.run([sys.executable, '-c', FRESH, str(cfg)],
+                              capture_output=True, text=True, timeout=300)
+        (path / 'out.txt').write_text(proc.stdout + proc.stderr)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (path / 'facts.json').write_text(proc.stdout.strip().splitlines()[-1])
+
+    path = shared_dir(tmp_path_factory, 'install_compat_fresh', build)
+    return json.loads((path / 'facts.json').read_text())
+
+
+def _fact(fresh, name):
+    value = fresh[name]
+    assert not (isinstance(value, dict) and 'error' in value), \
+        value['error'] if isinstance(value, dict) else value
+    return value
+
+
+def test_plugin_mmpose_models_and_mmcv_ops_import(fresh):
+    # mmpose_boir, mmpose.models, mmcv.ops and mmcv.ops.nms.batched_nms
+    _fact(fresh, 'plugin')
 
 
 def test_placeholder_op_raises_a_clear_import_error():
@@ -45,53 +147,28 @@ def test_registration_keeps_mmpose_modules():
         assert MODELS.get(name) is not None, name
 
 
-def test_custom_imports_in_a_config(tmp_path):
-    cfg = tmp_path / 'cfg.py'
-    cfg.write_text("custom_imports = dict(imports=['mmpose_boir'], "
-                   "allow_failed_imports=False)\n"
-                   "loss = dict(type='BboxMaskLoss')\n")
-    proc = _python(
-        'from mmengine.config import Config\n'
-        'from mmengine.registry import init_default_scope\n'
-        'from mmpose.registry import MODELS\n'
-        f'cfg = Config.fromfile({str(cfg)!r})\n'
-        "init_default_scope('mmpose')\n"
-        "print(type(MODELS.build(cfg.loss)).__name__)\n")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().endswith('BboxMaskLoss')
+def test_custom_imports_in_a_config(fresh):
+    """A config's ``custom_imports`` alone registers the plugin's modules."""
+    assert _fact(fresh, 'custom_imports') == 'BboxMaskLoss'
 
 
-def test_import_leaves_torch_allow_list_alone():
+def test_import_leaves_torch_allow_list_alone(fresh):
     """Nothing of ours (getattr least of all) is allow-listed process-wide."""
-    proc = _python(
-        'import torch, mmpose_boir\n'
-        'from mmengine.runner import CheckpointLoader\n'
-        'safe = torch.serialization.get_safe_globals()\n'
-        'print(getattr in safe)\n'
-        'print(sorted({getattr(g, "__module__", "?").split(".")[0]\n'
-        '              for g in safe if not isinstance(g, tuple)}))\n'
-        'print(any(isinstance(g, tuple) for g in safe))\n')
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    has_getattr, modules, has_alias = proc.stdout.strip().splitlines()[-3:]
-    assert has_getattr == 'False'
-    assert has_alias == 'False'
+    facts = _fact(fresh, 'allow_list')
+    assert facts['getattr'] is False
+    assert facts['alias'] is False
     for ours in ('mmengine', 'numpy', 'mmpose_boir', 'mmpose'):
-        assert repr(ours) not in modules, modules
+        assert ours not in facts['modules'], facts['modules']
 
 
-def test_import_does_not_patch_the_distributed_launcher():
+def test_import_does_not_patch_the_distributed_launcher(fresh):
     """The CPU fallback of ``--launcher pytorch`` is for tools/train.py and
     tools/test.py only; ``import mmpose_boir`` leaves MMEngine alone."""
-    proc = _python(
-        'from mmengine.dist import utils\n'
-        'from mmengine.model.wrappers import distributed as wrappers\n'
-        'init, ddp = utils._init_dist_pytorch, '
-        'wrappers.MMDistributedDataParallel.__init__\n'
-        'import mmpose_boir, mmpose.models\n'
-        'print(utils._init_dist_pytorch is init, '
-        'wrappers.MMDistributedDataParallel.__init__ is ddp)\n')
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.split() == ['True', 'True'], proc.stdout
+    assert _fact(fresh, 'launcher_unchanged') == [True, True]
+
+
+def test_import_leaves_torch_threads_alone(fresh):
+    assert _fact(fresh, 'threads') == 3
 
 
 def _mmengine_content_checkpoint(path):
@@ -223,26 +300,16 @@ def _require_startup_hook():
                 'plugin")')
 
 
-def test_mmpose_apis_import_without_the_plugin():
+def test_mmpose_apis_import_without_the_plugin(fresh):
     _require_startup_hook()
-    proc = _python('import sys\n'
-                   'from mmpose.apis import MMPoseInferencer\n'
-                   "print('mmpose_boir' in sys.modules)\n")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.split()[-1] == 'False'  # the plugin was not imported
+    # the plugin was not imported
+    assert _fact(fresh, 'apis_without_plugin') is False
 
 
-def test_plugin_imports_after_the_startup_fallback():
+def test_plugin_imports_after_the_startup_fallback(fresh):
     _require_startup_hook()
-    proc = _python('import sys, mmcv.ops\n'
-                   'import mmpose_boir, mmpose.models\n'
-                   'from mmpose_boir.compat import mmcv_ops\n'
-                   'print(mmcv_ops.MMCV_OPS_FALLBACK,\n'
-                   "      getattr(sys.modules['mmcv.ops'], '__file__', 1) "
-                   'is None)\n')
-    assert proc.returncode == 0, proc.stderr[-2000:]
     # both say "placeholder" (mmcv-lite) or both say "real" (full mmcv)
-    assert proc.stdout.split()[-2:] in (['True', 'True'], ['False', 'False'])
+    assert _fact(fresh, 'plugin') in ([True, True], [False, False])
 
 
 def test_interpreter_start_stays_cheap():
