@@ -1,5 +1,8 @@
 """tools/convert_release_checkpoint.py: every release layout, and clear
-rejections."""
+rejections. The tool's ``main`` runs in this process; one run through the
+command line checks its exit status and files."""
+import contextlib
+import io
 import os.path as osp
 import re
 import subprocess
@@ -8,6 +11,7 @@ import sys
 import pytest
 import torch
 
+from conftest import repo_env
 from release_fixture import TRAIN_FIXTURE, load_fixture, manifest
 from tool_modules import load_tool
 
@@ -104,12 +108,30 @@ def test_w48_and_crowdpose_layouts_convert_and_load(width, num_keypoints,
         assert set(converted) == set(expected)
 
 
-def _run_tool(state, tmp_path):
+def _main(*args):
+    """The tool's ``main`` on ``args``: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = [TOOL, *map(str, args)]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = converter.main()
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess(args, rc, out.getvalue(),
+                                       err.getvalue())
+
+
+def _run_tool(state, tmp_path, cli=False):
+    """Convert ``state`` saved as a file: through ``main``, or with
+    ``cli`` through ``python tools/convert_release_checkpoint.py``."""
     src = tmp_path / 'src.pth'
     torch.save(state, src)
+    if not cli:
+        return _main(src, tmp_path / 'dst.pth')
     return subprocess.run([sys.executable, TOOL, str(src),
                            str(tmp_path / 'dst.pth')], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=repo_env())
 
 
 def test_rejects_missing_extra_and_misshaped_keys(tmp_path):
@@ -140,7 +162,7 @@ def test_rejects_missing_extra_and_misshaped_keys(tmp_path):
 
 def test_writes_an_mmengine_checkpoint_with_meta(tmp_path):
     state, expected = _release_state(32, 17, aux=True)
-    proc = _run_tool(state, tmp_path)
+    proc = _run_tool(state, tmp_path, cli=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = torch.load(tmp_path / 'dst.pth', weights_only=True)
     assert out['meta']['source'].endswith('src.pth')
@@ -207,8 +229,7 @@ def test_tool_says_which_state_dict_it_used(tmp_path):
                 state_dict={'module.' + k: v + 1 for k, v in state.items()})
     src, dst = tmp_path / 'checkpoint.pth.tar', tmp_path / 'dst.pth'
     torch.save(ckpt, src)
-    proc = subprocess.run([sys.executable, TOOL, str(src), str(dst)],
-                          capture_output=True, text=True, timeout=300)
+    proc = _main(src, dst)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'using the training checkpoint (epoch 12): best_state_dict' \
         in proc.stdout
