@@ -4,24 +4,29 @@ What the benchmark's reference computes is tested where it lives: the
 direct-form instance head in test_instance_keypoint_head.py, the loop
 decoding against the codec in test_codec_transform.py."""
 import json
-import subprocess
-import sys
 
-from conftest import REPO_ROOT, TINY_CONFIG, repo_env
+import torch
+
+from conftest import TINY_CONFIG
+from tool_modules import load_tool
 
 NAMES = {'ours', 'reference', 'cid'}
 
 
-def test_benchmark_smoke(tmp_path):
+def test_benchmark_smoke(tmp_path, capsys):
+    """The tool's main in this process (its memory figures come from the
+    processes it starts itself)."""
     out = tmp_path / 'bench.json'
-    proc = subprocess.run(
-        [sys.executable, 'tools/benchmark.py', '--config', TINY_CONFIG,
-         '--short-side', '128', '--runs', '1', '--warmup', '0',
-         '--instances', '5', '--onnx', '--batch', '2', '--out', str(out)],
-        cwd=REPO_ROOT, env=repo_env(), capture_output=True, text=True,
-        timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    assert 'ours/reference' in proc.stdout
+    threads = torch.get_num_threads()
+    try:
+        load_tool('benchmark').main([
+            '--config', TINY_CONFIG, '--short-side', '128', '--runs', '1',
+            '--warmup', '0', '--instances', '5', '--onnx', '--batch', '2',
+            '--out', str(out)])
+    finally:
+        torch.set_num_threads(threads)  # main sets its --threads
+    stdout = capsys.readouterr().out
+    assert 'ours/reference' in stdout
     res = json.loads(out.read_text())
     assert res['setup']['input_wh'] == [192, 128]  # the sample, short side
     assert res['setup']['instances'] == 5
@@ -44,4 +49,4 @@ def test_benchmark_smoke(tmp_path):
     assert res['onnx']['onnxruntime_ms'] > 0 and res['onnx']['ratio'] > 0
     assert set(res['per_image_ms']) == {'ours_batch1', 'ours_batch2'}
     assert all(v > 0 for v in res['per_image_ms'].values())
-    assert 'per image: ours_batch1' in proc.stdout
+    assert 'per image: ours_batch1' in stdout
