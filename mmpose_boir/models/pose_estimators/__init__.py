@@ -1,3 +1,4 @@
+from .aux_bottomup import AuxBottomupPoseEstimator
 from .boir import BoIR
 
-__all__ = ['BoIR']
+__all__ = ['BoIR', 'AuxBottomupPoseEstimator']
