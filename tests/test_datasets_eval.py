@@ -15,13 +15,14 @@ from mmengine.structures import InstanceData
 from mmpose.registry import DATASETS
 
 import mmpose_boir  # noqa: F401
+from conftest import TINY_CONFIG, TINY_CROWDPOSE_CONFIG
 from mmpose_boir.datasets import EVAL_FIELDS, AnnotationError
 
 CASES = {
-    'coco': ('configs/boir/tiny/boir_tiny_coco.py', 'coco',
+    'coco': (TINY_CONFIG, 'coco',
              ['AP', 'AP .5', 'AP .75', 'AP (M)', 'AP (L)', 'AR', 'AR .5',
               'AR .75', 'AR (M)', 'AR (L)']),
-    'crowdpose': ('configs/boir/tiny/boir_tiny_crowdpose.py', 'crowdpose',
+    'crowdpose': (TINY_CROWDPOSE_CONFIG, 'crowdpose',
                   ['AP', 'AP .5', 'AP .75', 'AR', 'AR .5', 'AR .75',
                    'AP(E)', 'AP(M)', 'AP(H)']),
     'ochuman': ('configs/boir/tiny/boir_tiny_ochuman.py', 'coco',

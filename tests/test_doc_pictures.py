@@ -8,10 +8,11 @@ import subprocess
 import cv2
 import pytest
 
+from conftest import COCO_SAMPLES
+from conftest import REPO_ROOT as REPO
 from conftest import repo_env
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-IMAGE = osp.join(REPO, '..', 'shared', 'data', 'coco', '000000197388.jpg')
+IMAGE = osp.join(REPO, COCO_SAMPLES, '000000197388.jpg')
 
 
 @pytest.mark.skipif(not osp.isfile(IMAGE), reason='sample image not found')

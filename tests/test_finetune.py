@@ -10,13 +10,12 @@ from mmpose.registry import MODELS
 
 import mmpose_boir  # noqa: F401
 from mmpose_boir.models.heads.boir_head import KEYPOINT_LAYERS
-from conftest import repo_env
+from conftest import TINY_CONFIG, TINY_CROWDPOSE_CONFIG, repo_env
 
 
 def test_coco_checkpoint_loads_into_crowdpose_and_trains(tmp_path):
     init_default_scope('mmpose')
-    coco = MODELS.build(Config.fromfile(
-        'configs/boir/tiny/boir_tiny_coco.py').model)
+    coco = MODELS.build(Config.fromfile(TINY_CONFIG).model)
     ckpt = tmp_path / 'coco.pth'
     torch.save(dict(state_dict=coco.state_dict(), meta=dict()), ckpt)
 
@@ -42,10 +41,8 @@ def test_coco_checkpoint_loads_into_crowdpose_and_trains(tmp_path):
 
 def test_direct_load_drops_only_the_keypoint_layers():
     init_default_scope('mmpose')
-    coco = MODELS.build(Config.fromfile(
-        'configs/boir/tiny/boir_tiny_coco.py').model)
-    crowd = MODELS.build(Config.fromfile(
-        'configs/boir/tiny/boir_tiny_crowdpose.py').model)
+    coco = MODELS.build(Config.fromfile(TINY_CONFIG).model)
+    crowd = MODELS.build(Config.fromfile(TINY_CROWDPOSE_CONFIG).model)
     result = crowd.load_state_dict(coco.state_dict(), strict=False)
     assert set(result.missing_keys) == {f'head.{n}' for n in KEYPOINT_LAYERS}
     assert not result.unexpected_keys

@@ -48,6 +48,8 @@ from mmpose_boir.datasets import (MAX_ABS_COORDINATE, AnnotationError,
                                   ValidatedCrowdPoseDataset,
                                   ValidatePoseAnnotations)
 from mmpose_boir.datasets.transforms import BottomupGetHeatmapMaskRLE
+from conftest import (COCO_SAMPLE_ANN, COCO_SAMPLES, CROWDPOSE_SAMPLE_ANN,
+                      TINY_CONFIG, TINY_CROWDPOSE_CONFIG)
 
 init_default_scope('mmpose')
 
@@ -564,7 +566,7 @@ def test_annotation_files_load_and_train_or_name_the_annotation(
 
 def test_wrong_keypoint_count_rejected_at_load_time(tmp_path):
     """A real annotation file with one person's last keypoint removed."""
-    src = '../shared/data/coco/test_coco.json'
+    src = COCO_SAMPLE_ANN
     with open(src) as f:
         data = json.load(f)
     bad = data['annotations'][3]
@@ -575,20 +577,23 @@ def test_wrong_keypoint_count_rejected_at_load_time(tmp_path):
     with pytest.raises(AnnotationError,
                        match=r'has 48 values but the dataset has 17') as info:
         ValidatedCocoDataset(ann_file=str(ann_file), data_mode='bottomup',
-                             data_prefix=dict(img='../shared/data/coco/'),
+                             data_prefix=dict(img=COCO_SAMPLES),
                              pipeline=[])
     assert str(ann_file) in str(info.value)
     assert f'annotation id {bad["id"]} ' in str(info.value)
 
 
 def test_validated_dataset_on_the_sample_data():
-    """The tiny config's data load unchanged through ValidatedCocoDataset."""
-    cfg = Config.fromfile('configs/boir/tiny/boir_tiny_coco.py')
+    """The tiny config's data load unchanged through ValidatedCocoDataset
+    (with MMPose's box clipping, ``clip_bbox=True``, as CocoDataset)."""
+    cfg = Config.fromfile(TINY_CONFIG)
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     ds_cfg.type = 'ValidatedCocoDataset'
     ds_cfg.pipeline = []
+    ds_cfg.clip_bbox = True
     validated = DATASETS.build(ds_cfg)
     ds_cfg.type = 'CocoDataset'
+    del ds_cfg.clip_bbox  # a ValidatedCocoDataset option
     plain = DATASETS.build(ds_cfg)
     assert len(validated) == len(plain) == 4
     for i in range(4):
@@ -691,7 +696,7 @@ def test_crowdpose_test_mode_needs_num_keypoints_and_crowd_index(tmp_path,
     """CrowdPose's evaluation (iou_type='keypoints_crowd', use_area=False)
     reads "num_keypoints" of every annotation and "crowdIndex" of every
     image (its easy / medium / hard split), not "area"."""
-    with open('../shared/data/crowdpose/test_crowdpose.json') as f:
+    with open(CROWDPOSE_SAMPLE_ANN) as f:
         data = json.load(f)
     assert all('area' not in a for a in data['annotations'])
     if what == 'num_keypoints':
@@ -723,13 +728,21 @@ def test_crowdpose_test_mode_needs_num_keypoints_and_crowd_index(tmp_path,
 
 # ------------------------------------------------ one layer
 def test_training_pipelines_have_no_second_validation_layer():
+    """The datasets validate; no pipeline adds ValidatePoseAnnotations (the
+    bases hold the datasets, the leaves their pipelines)."""
     for path in ('configs/boir/_base_boir_coco.py',
                  'configs/boir/_base_boir_crowdpose.py',
-                 'configs/boir/tiny/boir_tiny_coco.py',
+                 'configs/boir/boir_w32_coco.py',
+                 'configs/boir/boir_w48_coco.py',
+                 'configs/boir/boir_w32_crowdpose.py',
+                 'configs/boir/boir_w48_crowdpose.py',
+                 TINY_CONFIG,
                  'configs/boir/tiny/boir_tiny_coco_iter.py',
-                 'configs/boir/tiny/boir_tiny_crowdpose.py'):
+                 TINY_CROWDPOSE_CONFIG):
         cfg = Config.fromfile(path)
-        types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+        dataset = cfg.train_dataloader.dataset
+        assert 'pipeline' in dataset or '/_base_' in path, path
+        types = [t['type'] for t in dataset.get('pipeline', [])]
         assert 'ValidatePoseAnnotations' not in types, path
         assert cfg.train_dataloader.dataset.type.startswith('Validated'), \
             path

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from conftest import REPO_ROOT as ROOT
 
 
 def _load(path):

@@ -8,16 +8,15 @@ from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 
 import mmpose_boir  # noqa: F401
-
-FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+from conftest import COCO_FLIP_INDICES as FLIP
+from conftest import TINY_CONFIG
 
 
 @pytest.fixture(scope='module')
 def model():
     init_default_scope('mmpose')
     torch.manual_seed(0)
-    net = MODELS.build(Config.fromfile(
-        'configs/boir/tiny/boir_tiny_coco.py').model).eval()
+    net = MODELS.build(Config.fromfile(TINY_CONFIG).model).eval()
     net.test_cfg['score_threshold'] = 0.0
     net.test_cfg['score_thr'] = None  # every candidate
     return net

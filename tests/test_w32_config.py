@@ -12,6 +12,7 @@ from mmpose.structures import PoseDataSample
 
 import mmpose_boir  # noqa: F401
 from mmpose_boir.models.heads.boir_head import AUX_HEADS
+from conftest import COCO_FLIP_INDICES
 
 FIXTURE = '../shared/fixtures/release_coco_w32_seed1234.npz'
 
@@ -42,8 +43,7 @@ def test_w32_deployed_size_matches_release_and_predicts_512():
     deployed.eval()
     meta = dict(input_size=(512, 512), input_center=np.array([256., 256.]),
                 input_scale=np.array([512., 512.]),
-                flip_indices=[0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14,
-                              13, 16, 15])
+                flip_indices=COCO_FLIP_INDICES)
     deployed.test_cfg['score_threshold'] = 0.0
     deployed.test_cfg['score_thr'] = None  # every candidate
     with torch.no_grad():
