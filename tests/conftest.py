@@ -5,10 +5,11 @@ The suite runs in parallel (pytest.ini: ``-n auto --dist loadgroup``, one
 pytest-xdist worker per core). Each worker runs torch and OpenMP with one
 thread, and so do the processes the tests start (``repo_env``), so that N
 workers do not oversubscribe N cores. The tests of one module run on one
-worker, in order (its module-scoped fixtures are built once), except the
-modules of ``SPREAD_MODULES``, whose tests are independent and are spread
-over the workers one by one. ``-n 0`` runs everything
-in this process, with torch's default threads.
+worker, in order, so that its module-scoped fixtures are built once (one
+group per parameter of a parametrized module-scoped fixture:
+``xdist_group``), except the modules of ``SPREAD_MODULES``, whose tests are
+independent and are spread over the workers one by one. ``-n 0`` runs
+everything in this process, with torch's default threads.
 
 Fixtures and helpers here are also for tests that start training processes
 (`tools/train.py`, `tools/dist_train.sh`) and read what they logged.
@@ -60,14 +61,30 @@ def pytest_configure(config):
         torch.set_num_threads(1)
 
 
+def xdist_group(item):
+    """The worker group of a test: its module, and the parameter of each
+    module- or session-scoped parametrized fixture it uses (the tests of one
+    fixture instance run on one worker, other instances may run on
+    others)."""
+    group = item.path.name
+    callspec = getattr(item, 'callspec', None)
+    if callspec is not None:
+        scopes = getattr(callspec, '_arg2scope', {})
+        group += ''.join(
+            f'[{name}={callspec.indices[name]}]' for name in sorted(scopes)
+            if getattr(scopes[name], 'value', scopes[name]) in (
+                'module', 'package', 'session'))
+    return group
+
+
 def pytest_collection_modifyitems(config, items):
-    """Under ``--dist loadgroup``: one xdist group per module (except
-    SPREAD_MODULES), and FIRST_MODULES first."""
+    """Under ``--dist loadgroup``: the tests of each ``xdist_group`` on one
+    worker (except SPREAD_MODULES), and FIRST_MODULES first."""
     first = {name: i for i, name in enumerate(FIRST_MODULES)}
     items.sort(key=lambda item: first.get(item.path.name, len(first)))
     for item in items:
         if item.path.name not in SPREAD_MODULES:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
+            item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
 
 
 def shared_dir(tmp_path_factory, name, build):

@@ -65,3 +65,17 @@ def test_shared_dir_is_built_once_and_again_after_a_failure(
     assert path == again and calls == [path, path]
     assert sorted(p.name for p in path.iterdir()) == ['.complete', 'done',
                                                       'part']
+
+
+@pytest.fixture(scope='module', params=['a', 'b'])
+def per_module(request):
+    return request.param
+
+
+@pytest.mark.parametrize('arg', [1, 2])
+def test_one_group_per_module_fixture_instance(per_module, arg, request):
+    """Tests of one module-scoped fixture instance share a worker; a plain
+    parameter does not split the group."""
+    mark = request.node.get_closest_marker('xdist_group')
+    index = ['a', 'b'].index(per_module)
+    assert mark.args == (f'test_suite_setup.py[per_module={index}]', )
