@@ -245,13 +245,11 @@ def test_predict_boxes_are_the_extent_of_confident_keypoints(cfg):
         assert inst.bbox_scores.shape == (len(k), )
 
 
-def test_score_thr_keeps_people_for_inputs_and_every_candidate_for_datasets(
-        cfg):
-    """``test_cfg.score_thr`` (0.1 in the configs) drops candidates whose
-    center score is not above it, for inputs given directly (no ``img_id``:
-    the inferencer, the demo); a dataset's images (``img_id``) keep every
-    candidate for the evaluator."""
-    assert cfg.model.test_cfg.score_thr == 0.1
+def test_score_thr_filters_every_input_and_none_keeps_every_candidate(cfg):
+    """``test_cfg.score_thr`` drops candidates whose center score is not
+    above it, for every input alike (an ``img_id`` changes nothing); the
+    configs' ``None`` keeps every candidate, which evaluation scores."""
+    assert cfg.model.test_cfg.score_thr is None
     torch.manual_seed(0)
     model = _model(cfg).eval()
     meta = dict(input_size=(128, 96), input_center=np.array([64., 48.]),
@@ -261,27 +259,27 @@ def test_score_thr_keeps_people_for_inputs_and_every_candidate_for_datasets(
         if isinstance(m, torch.nn.Conv2d):
             m.reset_parameters()  # PyTorch's default (Kaiming) init
     x = torch.randn(2, 3, 96, 128)
-    model.test_cfg = dict(model.test_cfg, flip_test=False, score_thr=None)
+    model.test_cfg = dict(model.test_cfg, flip_test=False)
 
     def predict(*metas):
         with torch.no_grad():
             return [d.pred_instances for d in model.predict(
                 x, [PoseDataSample(metainfo=m) for m in metas])]
 
-    everyone = predict(meta, meta)
+    everyone = predict(meta, dict(meta, img_id=7))
+    assert [len(i) for i in everyone] == [30, 30]  # max_instances
     scores = np.concatenate([i.bbox_scores for i in everyone])
     thr = float(np.median(scores))
     assert (scores > thr).any() and (scores <= thr).any()
     model.test_cfg['score_thr'] = thr
-    people, dataset = predict(meta, dict(meta, img_id=7))
-    keep = everyone[0].bbox_scores > thr
-    assert len(people) == keep.sum()
-    np.testing.assert_array_equal(people.keypoints,
-                                  everyone[0].keypoints[keep])
-    np.testing.assert_array_equal(people.bboxes, everyone[0].bboxes[keep])
-    assert len(dataset) == len(everyone[1])  # evaluation: all candidates
-    np.testing.assert_array_equal(dataset.bbox_scores,
-                                  everyone[1].bbox_scores)
+    for people, before in zip(predict(meta, dict(meta, img_id=7)), everyone):
+        keep = before.bbox_scores > thr
+        assert len(people) == keep.sum()
+        np.testing.assert_array_equal(people.keypoints,
+                                      before.keypoints[keep])
+        np.testing.assert_array_equal(people.bboxes, before.bboxes[keep])
+        np.testing.assert_array_equal(people.bbox_scores,
+                                      before.bbox_scores[keep])
 
 
 def test_keypoint_extent_boxes_uses_confident_keypoints_only():

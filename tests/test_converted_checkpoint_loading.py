@@ -135,28 +135,32 @@ def test_runner_load_from(converted, release, tmp_path):
     _assert_holds(runner.model, release['train'])
 
 
-def test_no_legacy_keypoint_head_renaming(train_model):
+def test_legacy_keypoint_head_renaming_is_undone_by_the_head(train_model):
     """MMPose's pose-estimator hook renames ``keypoint_head`` keys of state
-    dicts without version metadata (MMPose 0.x checkpoints); BoIR's does
-    not, and still drops the data preprocessor's mean/std."""
-    assert BoIR._load_state_dict_pre_hook is not \
+    dicts without version metadata (MMPose 0.x checkpoints) to ``head``, as
+    in a converted release checkpoint; the head's own loading hook names
+    them back, in MMPose's ``BottomupPoseEstimator`` (the configs') and in
+    ``BoIR``, and the data preprocessor's mean/std are still dropped."""
+    assert BoIR._load_state_dict_pre_hook is \
         BottomupPoseEstimator._load_state_dict_pre_hook
-    state = {AUX_KEY: torch.zeros(1), 'data_preprocessor.mean': torch.ones(3),
-             'data_preprocessor.std': torch.ones(3)}
-    legacy = dict(state)
+    legacy = {AUX_KEY: torch.zeros(1), 'data_preprocessor.mean': torch.ones(3)}
     BottomupPoseEstimator._load_state_dict_pre_hook(train_model, legacy, '',
                                                     {})
-    assert 'head.head.1.weight' in legacy  # what BoIR must not do
-    train_model._load_state_dict_pre_hook(state, '', {})
-    assert list(state) == [AUX_KEY]
+    assert list(legacy) == ['head.head.1.weight']  # what MMPose's hook does
 
     # end to end: a plain state dict (no metadata) with extra mean/std keys
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.backbone.init_cfg = None
+    cfg.model.type = 'BoIR'
     plain = {k: v.clone() for k, v in train_model.state_dict().items()}
-    before = plain[AUX_KEY].clone()
     plain['data_preprocessor.mean'] = torch.ones(3, 1, 1)
     plain[AUX_KEY] = torch.full_like(plain[AUX_KEY], 0.25)
+    before = train_model.head.keypoint_head[1].weight.detach().clone()
+    assert type(train_model) is BottomupPoseEstimator
     try:
-        train_model.load_state_dict(plain, strict=True)
-        assert bool((train_model.state_dict()[AUX_KEY] == 0.25).all())
+        for model in (train_model, MODELS.build(cfg.model)):
+            model.load_state_dict(plain, strict=True)
+            assert bool((model.state_dict()[AUX_KEY] == 0.25).all())
     finally:
         train_model.head.keypoint_head[1].weight.data.copy_(before)

@@ -29,6 +29,8 @@ def _cfg(aug_scales=None, multiscale=None):
         multiscale = bool(aug_scales)
     cfg.model.test_cfg.multiscale_test = multiscale
     cfg.model.test_cfg.score_threshold = 0.0
+    # the BoIR estimator: MMPose 1.3's BottomupPoseEstimator takes no pyramid
+    cfg.model.type = 'BoIR'
     cfg.val_dataloader = cfg.test_dataloader
     return cfg
 

@@ -89,14 +89,14 @@ def test_cid_checkpoint_into_boir_w32_is_refused(tmp_path):
     with pytest.raises(CheckpointMismatchError) as err:
         _load_with_mmengine(model, ckpt)
     msg = str(err.value)
-    assert ckpt in msg
-    assert 'head 0 of ' in msg
-    assert ' parameters fit' in msg
+    assert ' 0 of ' in msg and ' head parameters fit' in msg
+    assert 'CID' in msg  # the likely cause: another model's checkpoint
 
 
 def test_tiny_weights_into_w32_are_refused_by_the_inferencer(tmp_path):
-    """Through MMPose's inferencer: the message names the checkpoint, the
-    config and how many weights fit."""
+    """Through MMPose's inferencer: the message says how many weights fit,
+    the width of this config and of the checkpoint, and the config that fits
+    the checkpoint (the file names are the caller's: the demo adds them)."""
     torch.manual_seed(0)
     ckpt = save_checkpoint(_build(TINY), tmp_path / 'tiny.pth')
     from mmpose.apis import MMPoseInferencer
@@ -107,9 +107,10 @@ def test_tiny_weights_into_w32_are_refused_by_the_inferencer(tmp_path):
             MMPoseInferencer(pose2d=W32, pose2d_weights=ckpt, device='cpu',
                              show_progress=False)
     msg = str(err.value)
-    assert ckpt in msg and 'boir_w32_coco.py' in msg
+    assert 'input channels 480' in msg and 'input channels 120' in msg
+    assert 'configs/boir/tiny/boir_tiny_coco.py' in msg  # fits the weights
     import re
-    fit, total = map(int, re.search(r'(\d+) of (\d+) parameters fit',
+    fit, total = map(int, re.search(r'(\d+) of (\d+) head parameters fit',
                                     msg).groups())
     assert fit < total / 2
 
@@ -174,9 +175,12 @@ def test_finetune_load_still_works():
 def test_test_cfg_typo_names_the_closest_key():
     with pytest.raises(ValueError, match='did you mean flip_test'):
         _build(TINY, **{'model.test_cfg.flip_tset': False})
+    # MMPose's estimator hands train_cfg to the head only in loss(): the
+    # typo stops the first training step, before any data is used
+    model = _build(TINY, **{'model.train_cfg.max_train_instance': 5})
     with pytest.raises(ValueError,
                        match='did you mean max_train_instances'):
-        _build(TINY, **{'model.train_cfg.max_train_instance': 5})
+        model.loss(torch.zeros(1, 3, 64, 64), [])
 
 
 def test_test_cfg_typo_through_cfg_options_in_test_py(tiny_ckpt):
@@ -257,17 +261,15 @@ def test_demo_refuses_tiny_weights_for_w32(tiny_ckpt, tmp_path):
 @needs_images
 def test_predictions_carry_boxes_and_scores(tiny_ckpt):
     """The five-line call returns the people whose center score is above
-    the config's ``test_cfg.score_thr`` (0.1), each with a box and a score;
-    with ``score_thr=None`` every candidate (what evaluation sees)."""
+    the inferencer's ``bbox_thr`` (MMPose's default 0.3), each with a box
+    and a score; with ``bbox_thr=0`` every candidate (what evaluation
+    sees)."""
     from mmpose.apis import MMPoseInferencer
     with contextlib.chdir(REPO):
         inferencer = MMPoseInferencer(pose2d=TINY, pose2d_weights=tiny_ckpt,
                                       device='cpu', show_progress=False)
         people = next(inferencer(osp.join(SAMPLES, IMAGES[0])))
-        model = inferencer.inferencer.model
-        assert model.test_cfg['score_thr'] == 0.1
-        model.test_cfg = dict(model.test_cfg, score_thr=None)
-        everyone = next(inferencer(osp.join(SAMPLES, IMAGES[0]),
+        everyone = next(inferencer(osp.join(SAMPLES, IMAGES[0]), bbox_thr=0,
                                    return_datasamples=True))
     inst = everyone['predictions'][0].pred_instances
     n = len(inst)
@@ -280,14 +282,13 @@ def test_predictions_carry_boxes_and_scores(tiny_ckpt):
     assert (inst.bboxes[:, :2] >= kpts.min(1) - 1e-3).all()
     assert (inst.bboxes[:, 2:] <= kpts.max(1) + 1e-3).all()
     people = people['predictions'][0]
-    assert len(people) == (inst.bbox_scores > 0.1).sum()
+    assert len(people) == (inst.bbox_scores > 0.3).sum()
     for person in people:
-        assert len(person['bbox'][0]) == 4 and person['bbox_score'] > 0.1
+        assert len(person['bbox'][0]) == 4 and person['bbox_score'] > 0.3
     # a threshold inside this checkpoint's range of scores
     thr = float(np.median(inst.bbox_scores))
-    model.test_cfg = dict(model.test_cfg, score_thr=thr)
     with contextlib.chdir(REPO):
-        people = next(inferencer(osp.join(SAMPLES, IMAGES[0])))
+        people = next(inferencer(osp.join(SAMPLES, IMAGES[0]), bbox_thr=thr))
     people = people['predictions'][0]
     assert 0 < len(people) == (inst.bbox_scores > thr).sum() < n
     assert min(p['bbox_score'] for p in people) > thr

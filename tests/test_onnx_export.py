@@ -149,9 +149,9 @@ def test_export_tool_cli(tmp_path):
 
 
 def test_deploy_model_keeps_people_by_default():
-    """Deployment returns what the inferencer returns: rows above the
-    config's ``test_cfg.score_thr`` (0.1) are valid; without it, the
-    decoder's ``score_threshold`` (every candidate)."""
+    """Deployment returns people: rows above the model's
+    ``test_cfg.score_thr`` when set, else above 0.1 (the demo's default;
+    the configs' ``score_thr`` is None, every candidate, for evaluation)."""
     from mmpose_boir.deploy import BoIRDeployModel
     model = build_deploy_model(TINY)
     assert model.score_threshold == 0.1
@@ -160,7 +160,8 @@ def test_deploy_model_keeps_people_by_default():
     from mmpose.registry import MODELS
     cfg = Config.fromfile(osp.join(REPO, TINY))
     cfg.model.backbone.init_cfg = None
-    cfg.model.test_cfg.score_thr = None
+    assert cfg.model.test_cfg.score_thr is None
+    cfg.model.test_cfg.score_thr = 0.25
     estimator = MODELS.build(cfg.model)
     assert BoIRDeployModel(estimator, flip_test=False).score_threshold == \
-        cfg.model.test_cfg.score_threshold
+        0.25

@@ -90,6 +90,7 @@ def test_channels_last_option_keeps_predictions():
     init_default_scope('mmpose')
     cfg = Config.fromfile(TINY_CONFIG)
     cfg.model.backbone.init_cfg = None
+    cfg.model.type = 'BoIR'  # an option of the BoIR estimator
     cfg.model.test_cfg.update(flip_test=True, max_instances=5,
                               score_threshold=-1.0)
     torch.manual_seed(0)
@@ -125,10 +126,12 @@ def test_channels_last_option_keeps_predictions():
 
 
 def test_predict_runs_in_inference_mode():
-    """The estimator's predict path runs under ``torch.inference_mode()``."""
+    """The BoIR estimator's predict path runs under
+    ``torch.inference_mode()``."""
     init_default_scope('mmpose')
     cfg = Config.fromfile(TINY_CONFIG)
     cfg.model.backbone.init_cfg = None
+    cfg.model.type = 'BoIR'
     model = MODELS.build(cfg.model).eval()
     seen = []
     predict = model.head.predict

@@ -12,8 +12,9 @@ code): the skeletons are drawn by MMPose's ``PoseLocalVisualizer`` and the
 result is written to ``--out-dir`` with the input's file name (a video is
 written as a video). Runs on CPU by default.
 
-People whose center score is above ``--bbox-thr`` are drawn (the model's
-``test_cfg.score_thr``, 0.1 in the configs, when it is not given); poses of
+People whose center score is above ``--bbox-thr`` (0.1; given to the
+inferencer as its ``bbox_thr``, which sets the model's ``test_cfg.score_thr``)
+are drawn; poses of
 the same person found from two neighbouring centers are merged by MMPose's
 pose NMS (``--no-nms`` to keep them all); keypoints below ``--kpt-thr``
 are not drawn. ``--save-predictions`` writes per person ``keypoints``,
@@ -48,9 +49,9 @@ def parse_args(argv=None):
     p.add_argument('--out-dir', default='demo_out',
                    help='where the drawn images / video go')
     p.add_argument('--device', default='cpu')
-    p.add_argument('--bbox-thr', type=float, default=None,
+    p.add_argument('--bbox-thr', type=float, default=0.1,
                    help='keep people whose center score is above this '
-                   "(default: the config's test_cfg.score_thr, 0.1)")
+                   "(the inferencer's bbox_thr; default 0.1)")
     p.add_argument('--kpt-thr', type=float, default=0.3,
                    help='draw keypoints whose score is above this')
     p.add_argument('--no-nms', action='store_true',
@@ -178,8 +179,6 @@ def run(args) -> List[dict]:
     options = dict(args.cfg_options or {})
     if args.no_flip:
         options['model.test_cfg.flip_test'] = False
-    if args.bbox_thr is not None:
-        options['model.test_cfg.score_thr'] = args.bbox_thr
     try:
         inferencer = build_inferencer(args.config, args.checkpoint,
                                       args.device, options)
@@ -189,6 +188,7 @@ def run(args) -> List[dict]:
     kwargs = dict(
         vis_out_dir=args.out_dir,
         kpt_thr=args.kpt_thr,
+        bbox_thr=args.bbox_thr,
         pose_based_nms=not args.no_nms,
         radius=args.radius,
         thickness=args.thickness,
@@ -209,8 +209,12 @@ def main(argv=None) -> int:
         CheckpointMismatchError
     try:
         results = run(args)
-    except (DemoError, CheckpointMismatchError) as exc:
+    except DemoError as exc:
         print(f'error: {exc}', file=sys.stderr)
+        return 1
+    except CheckpointMismatchError as exc:  # the model's: names no file
+        print(f'error: checkpoint {args.checkpoint} with config '
+              f'{args.config}: {exc}', file=sys.stderr)
         return 1
     people = [len(r['predictions'][0]) for r in results]
     print(f'{len(results)} frame(s)/image(s), '

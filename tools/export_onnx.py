@@ -69,7 +69,8 @@ def parse_args(argv=None):
                         help='rows M of the outputs (default: test_cfg, 30)')
     parser.add_argument('--score-threshold', type=float, default=None,
                         help='rows whose center score is above it are valid '
-                        "(default: the config's test_cfg.score_thr, 0.1)")
+                        "(default: the config's test_cfg.score_thr when "
+                        'set, else 0.1)')
     parser.add_argument('--no-flip', action='store_true',
                         help='export without flip test')
     parser.add_argument('--opset', type=int, default=17)

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from mmengine.config import DictAction
 
 import mmpose_boir  # noqa: F401  (compat shims + registration)
+from mmpose_boir.models.heads.boir_head import AUX_HEADS
 from mmpose_boir.codecs.boir_heatmap import (BoIRDecoupledHeatmap,
                                              sigmoid_clamped)
 
@@ -83,9 +84,10 @@ def build_model(config: str, checkpoint: Optional[str], device: str,
         ckpt = load_checkpoint(model, checkpoint, map_location='cpu',
                                strict=False)
         state = ckpt.get('state_dict', ckpt)
-        if not any(k.startswith(('head.embedding_head.',
-                                 'module.head.embedding_head.'))
-                   for k in state):
+        # the training-only heads, the embedding head among them
+        aux = tuple(f'{wrapper}head.{name}.' for name in AUX_HEADS
+                    for wrapper in ('', 'module.'))
+        if not any(k.startswith(aux) for k in state):
             raise ValueError(
                 f'{checkpoint} has no head.embedding_head weights (a '
                 'deployed/stripped checkpoint?): the embedding head is '

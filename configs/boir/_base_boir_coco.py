@@ -43,8 +43,11 @@ env_cfg = dict(cudnn_benchmark=True)  # CUDNN.BENCHMARK
 # every candidate that the evaluation scores
 default_hooks = dict(visualization=dict(type='BoIRVisualizationHook'))
 
+# MMPose's bottom-up estimator, as CID's and RTMO's configs: everything
+# BoIR-specific is in BoIRHead, and MMPose's inferencer hands its bbox_thr
+# only to models of this type (type='BoIR' adds the multi-scale test)
 model = dict(
-    type='BoIR',
+    type='BottomupPoseEstimator',
     data_preprocessor=dict(
         type='BoIRDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -97,10 +100,11 @@ model = dict(
         max_instances=30,  # TEST.MAX_PROPOSALS
         score_threshold=0.01,  # TEST.KEYPOINT_THRESHOLD
         blur_kernel_size=3,  # TEST.CENTER_POOL_KERNEL
-        # people returned for images given directly (inferencer, demo):
-        # center score above it; dataset images (evaluation) keep every
-        # candidate, as the release evaluates them
-        score_thr=0.1))
+        # the people returned: center score above it; None: every candidate,
+        # which the evaluation scores, as the release evaluates them. MMPose's
+        # inferencer sets it to its bbox_thr (default 0.3), tools/demo.py to
+        # its --bbox-thr
+        score_thr=None))
 
 dataset_type = 'ValidatedCocoDataset'
 data_mode = 'bottomup'

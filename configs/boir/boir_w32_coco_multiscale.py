@@ -2,13 +2,14 @@
 # and 2x the 512 px input, and the center and keypoint heatmaps of the three
 # scales are averaged at the main (512 px) resolution. The paper reports
 # single-scale results only; this is the test-time switch. Any config turns
-# it on the same way: `model.test_cfg.multiscale_test=True` plus
-# `aug_scales` on the test pipeline's BottomupResize (the BoIR bases already
-# pack and batch pyramids with PackMultiScalePoseInputs and
+# it on the same way: `model.type='BoIR'`, `model.test_cfg.multiscale_test=
+# True` and `aug_scales` on the test pipeline's BottomupResize (the BoIR
+# bases already pack and batch pyramids with PackMultiScalePoseInputs and
 # BoIRDataPreprocessor).
 _base_ = ['./boir_w32_coco.py']
 
-model = dict(test_cfg=dict(multiscale_test=True))
+# BoIR's estimator: MMPose 1.3's BottomupPoseEstimator cannot take a pyramid
+model = dict(type='BoIR', test_cfg=dict(multiscale_test=True))
 
 val_pipeline = [
     {{_base_.load_image}},

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..models.heads.runtime_cfg import PEOPLE_SCORE_THR
 
 OUTPUT_NAMES = ('keypoints', 'keypoint_scores', 'scores', 'valid')
 
@@ -39,8 +40,8 @@ class BoIRDeployModel(nn.Module):
         max_instances: fixed number of output rows M (default: the model's
             ``test_cfg.max_instances``, 30).
         score_threshold: a row is ``valid`` when its center score is above
-            it (default: ``test_cfg.score_thr``, 0.1 in the configs: the
-            people, as the inferencer returns them; without it
+            it (default: ``test_cfg.score_thr`` when set, else
+            ``PEOPLE_SCORE_THR``, 0.1, as ``tools/demo.py``: the people;
             ``test_cfg.score_threshold``, 0.01: every candidate).
         flip_test: average with the mirrored image (default:
             ``test_cfg.flip_test``).
@@ -78,7 +79,7 @@ class BoIRDeployModel(nn.Module):
         if score_threshold is None:
             score_threshold = test_cfg.get('score_thr')
         if score_threshold is None:
-            score_threshold = test_cfg.get('score_threshold', 0.01)
+            score_threshold = PEOPLE_SCORE_THR
         self.score_threshold = float(score_threshold)
         self.flip_test = bool(flip_test if flip_test is not None else
                               test_cfg.get('flip_test', False))

@@ -13,13 +13,12 @@ from torch import Tensor, nn
 from ..utils import ASPP, ResidualHead
 from ...codecs.boir_heatmap import BoIRDecoupledHeatmap, sigmoid_clamped
 from .instance_keypoint_head import InstanceKeypointHead
-
-#: Sub-modules used only to compute training losses.
-AUX_HEADS = ('keypoint_head', 'embedding_head', 'bbox_head')
-#: Parameters whose shape depends on the number of keypoints K.
-KEYPOINT_LAYERS = ('keypoint_head.1.weight', 'keypoint_head.1.bias',
-                   'instance_head.heatmap_conv.weight',
-                   'instance_head.heatmap_conv.bias')
+# AUX_HEADS (the training-only sub-modules) and KEYPOINT_LAYERS (the
+# parameters whose shape depends on K) are named once, in loading.py
+from .loading import (AUX_HEADS, KEYPOINT_LAYERS,  # noqa: F401
+                      check_keypoints_trained, fit_checkpoint,
+                      forgive_missing_aux_heads)
+from .runtime_cfg import TEST_CFG, TRAIN_CFG, check_runtime_cfg
 
 
 @MODELS.register_module()
@@ -32,6 +31,14 @@ class BoIRHead(BaseHead):
     never computed by :meth:`predict`, and not built at all when
     ``with_aux_heads=False`` (the deployed model; their weights in a loaded
     checkpoint are then dropped silently).
+
+    Loading: the head's own ``load_state_dict`` hooks (``loading.py``), in
+    any estimator, refuse a checkpoint that does not fit (another model or
+    width, an unconverted release checkpoint) and, for a checkpoint with
+    another keypoint count, drop its keypoint layers for fine-tuning: until
+    :meth:`loss` has run, prediction refuses them. ``test_cfg`` (given by
+    the estimator) and ``train_cfg`` are checked against ``runtime_cfg.py``:
+    an unknown key or a value of the wrong kind is a ``ValueError``.
 
     Args:
         in_channels: channels of the backbone features (480 W32, 720 W48).
@@ -119,9 +126,24 @@ class BoIRHead(BaseHead):
         if with_aux_heads:
             self.bbox_mask_loss = MODELS.build(bbox_mask_loss)
             self.bbox_loss = MODELS.build(bbox_loss)
-        self._register_load_state_dict_pre_hook(self._drop_aux_weights)
-        self._register_load_state_dict_pre_hook(
-            self._drop_other_keypoint_layers)
+        # see loading.py: K of a checkpoint whose keypoint layers were
+        # dropped and not trained since; the prefix of a load without
+        # auxiliary heads, between the two hooks
+        self._checkpoint_keypoints = None
+        self._aux_missing_at = None
+        self.register_load_state_dict_pre_hook(fit_checkpoint)
+        self.register_load_state_dict_post_hook(forgive_missing_aux_heads)
+
+    @property
+    def test_cfg(self) -> dict:
+        """The estimator's ``test_cfg``, which MMPose's estimators copy
+        here when they are built; checked when set (see runtime_cfg.py)."""
+        return self.__dict__.get('_test_cfg', {})
+
+    @test_cfg.setter
+    def test_cfg(self, cfg: dict) -> None:
+        check_runtime_cfg(cfg, TEST_CFG, 'model.test_cfg')
+        self.__dict__['_test_cfg'] = cfg
 
     # ------------------------------------------------------------------ init
     def _init_heads(self, prior_prob: float, bbox_head_init: str) -> None:
@@ -145,36 +167,6 @@ class BoIRHead(BaseHead):
                         nn.init.constant_(m.weight, 0.0)
                     if m.bias is not None:
                         nn.init.constant_(m.bias, 1.0)
-
-    def _drop_aux_weights(self, state_dict: dict, prefix: str, *args,
-                          **kwargs) -> None:
-        """Drop auxiliary-head weights when loading into a deployed head."""
-        if self.with_aux_heads:
-            return
-        for key in list(state_dict):
-            if key.startswith(prefix) and key[len(prefix):].split(
-                    '.', 1)[0] in AUX_HEADS:
-                state_dict.pop(key)
-
-    def _drop_other_keypoint_layers(self, state_dict: dict, prefix: str,
-                                    *args, **kwargs) -> None:
-        """Fine-tuning on a dataset with another K (e.g. COCO -> CrowdPose):
-        the K-dependent layers of the checkpoint are dropped (and logged), so
-        they keep their fresh initialisation; everything else loads."""
-        own = dict(self.named_parameters())
-        dropped = []
-        for name in KEYPOINT_LAYERS:
-            key = prefix + name
-            if (key in state_dict and name in own
-                    and state_dict[key].shape != own[name].shape):
-                dropped.append(f'{key} {tuple(state_dict.pop(key).shape)}')
-        if dropped:
-            from mmengine.logging import print_log
-            print_log(
-                f'BoIRHead ({self.num_keypoints} keypoints): dropped the '
-                f'keypoint-count-dependent layers of the checkpoint, which '
-                f'stay freshly initialised: {", ".join(dropped)}',
-                logger='current')
 
     # --------------------------------------------------------------- forward
     def forward(self, feats: Features, with_aux: bool = True) -> Dict[str,
@@ -221,17 +213,16 @@ class BoIRHead(BaseHead):
         (x1, y1, x2, y2 in input pixels: the extent of the person's
         keypoints whose score is at least ``test_cfg.bbox_keypoint_thr``,
         default 0.1, or of all its keypoints when none is; see
-        :func:`keypoint_extent_boxes`). Every decoded candidate is returned
-        (``max_instances`` above ``score_threshold``) for images of a
-        dataset (their data sample has an ``img_id``): the evaluator scores
-        every candidate, as the release's evaluation does. For any other
-        input (MMPose's inferencer, the demo) only the people whose center
-        score is above ``test_cfg.score_thr`` are returned, when it is set
-        (the configs set 0.1; ``None`` keeps every candidate). MMPose's
-        inferencer sets ``score_thr`` to its ``bbox_thr`` for models of
-        type ``BottomupPoseEstimator``. See :meth:`predict_tensors` for the
-        computation.
+        :func:`keypoint_extent_boxes`). The people returned are the decoded
+        candidates (``max_instances`` above ``score_threshold``) whose center
+        score is above ``test_cfg.score_thr``; ``None`` (the configs) keeps
+        every candidate, which the evaluator scores, as the release's
+        evaluation does. MMPose's inferencer sets ``score_thr`` to its
+        ``bbox_thr`` (default 0.3) for models of type
+        ``BottomupPoseEstimator``, as for RTMO. See :meth:`predict_tensors`
+        for the computation.
         """
+        check_runtime_cfg(test_cfg, TEST_CFG, 'model.test_cfg')
         flip_test = test_cfg.get('flip_test', False)
         multiscale = test_cfg.get('multiscale_test', False)
         B = len(batch_data_samples)
@@ -260,8 +251,7 @@ class BoIRHead(BaseHead):
         score_thr = test_cfg.get('score_thr')
         for b in range(B):
             sel = out['img_ids'] == b
-            if (score_thr is not None and
-                    'img_id' not in batch_data_samples[b].metainfo):
+            if score_thr is not None:
                 sel &= out['scores'] > score_thr
             preds.append(InstanceData(
                 keypoints=out['keypoints'][sel].numpy(),
@@ -311,7 +301,13 @@ class BoIRHead(BaseHead):
             ``keypoint_scores [N, K]``, ``scores [N]`` (center scores),
             ``img_ids [N]``, ``center [B, H, W]`` (the averaged center map),
             and with ``padded`` ``valid [N]``.
+
+        Raises:
+            KeypointCountMismatchError: the keypoint layers were dropped
+                when a checkpoint with another keypoint count was loaded
+                and have not been trained since (see loading.py).
         """
+        check_keypoints_trained(self)
         flip_test = test_cfg.get('flip_test', False)
         kernel = test_cfg.get('blur_kernel_size', 3)
         B = batch_size
@@ -386,10 +382,16 @@ class BoIRHead(BaseHead):
              feats: Features,
              batch_data_samples: OptSampleList,
              train_cfg: ConfigType = {}) -> dict:
-        """The four BoIR losses, each logged by name (see docs/method.md)."""
+        """The four BoIR losses, each logged by name (see docs/method.md).
+
+        Training the head also trains keypoint layers dropped at load (a
+        checkpoint with another keypoint count): prediction accepts them
+        from here on."""
         if not self.with_aux_heads:
             raise RuntimeError('BoIRHead(with_aux_heads=False) is a deployed '
                                'head and cannot compute training losses')
+        check_runtime_cfg(train_cfg, TRAIN_CFG, 'model.train_cfg')
+        self._checkpoint_keypoints = None
         x = _last(feats)
         B = len(x)
         targets = _collect_targets(batch_data_samples, self.num_keypoints,
