@@ -1,0 +1,79 @@
+"""The test-time pictures (``--show-dir``) show the people that inference
+returns, not every candidate that the evaluation scores."""
+from typing import List, Optional, Sequence
+
+from mmengine.model import is_model_wrapper
+from mmpose.engine.hooks import PoseVisualizationHook
+from mmpose.evaluation.functional import nearby_joints_nms
+from mmpose.registry import HOOKS
+
+
+@HOOKS.register_module()
+class BoIRVisualizationHook(PoseVisualizationHook):
+    """MMPose's ``PoseVisualizationHook`` drawing the people that BoIR
+    returns for an image outside a dataset.
+
+    On dataset images (``tools/test.py``, ``mim test``, validation) BoIR
+    keeps every candidate of its decoder (``test_cfg.max_instances``, 30):
+    the COCO evaluation scores them all, as the release evaluates them.
+    Drawn as they are (MMPose's hook), most are boxes without a keypoint
+    above ``kpt_thr``. This hook draws what MMPose's inferencer and
+    ``tools/demo.py`` return for the same image: the people whose center
+    score is above the model's ``test_cfg.score_thr``, after MMPose's pose
+    NMS (``nearby_joints_nms``, the inferencer's ``pose_based_nms``). It
+    draws copies: what the evaluator scores is unchanged.
+
+    The BoIR configs use it in ``default_hooks.visualization``; MMPose's
+    ``--show-dir`` / ``--show`` switch it on as they do MMPose's hook.
+
+    Args:
+        pose_nms: merge poses of one person found from two centers.
+        **kwargs: ``PoseVisualizationHook``'s (``enable``, ``interval``,
+            ``kpt_thr``, ``show``, ``out_dir``, ...).
+    """
+
+    def __init__(self, pose_nms: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pose_nms = pose_nms
+
+    @staticmethod
+    def _score_thr(runner) -> Optional[float]:
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        for owner in (model, getattr(model, 'head', None)):
+            test_cfg = getattr(owner, 'test_cfg', None) or {}
+            if 'score_thr' in test_cfg:
+                return test_cfg['score_thr']
+        return None
+
+    def kept_people(self, outputs: Sequence, score_thr: Optional[float]
+                    ) -> List:
+        """Copies of ``outputs`` with the people that inference returns."""
+        kept = []
+        for sample in outputs:
+            sample = sample.clone()
+            people = sample.pred_instances
+            if score_thr is not None and 'bbox_scores' in people:
+                people = people[people.bbox_scores > score_thr]
+            if self.pose_nms and len(people) > 1:
+                keypoints, scores = people.keypoints, people.bbox_scores
+                keep = nearby_joints_nms(
+                    [dict(keypoints=keypoints[i], score=scores[i])
+                     for i in range(len(people))],
+                    num_nearby_joints_thr=keypoints.shape[-2] // 3)
+                people = people[keep]
+            sample.pred_instances = people
+            kept.append(sample)
+        return kept
+
+    def after_val_iter(self, runner, batch_idx: int, data_batch: dict,
+                       outputs: Sequence) -> None:
+        if self.enable:
+            outputs = self.kept_people(outputs, self._score_thr(runner))
+        super().after_val_iter(runner, batch_idx, data_batch, outputs)
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch: dict,
+                        outputs: Sequence) -> None:
+        if self.enable:
+            outputs = self.kept_people(outputs, self._score_thr(runner))
+        super().after_test_iter(runner, batch_idx, data_batch, outputs)
