@@ -49,10 +49,12 @@ if XDIST_WORKER:
 
 #: test modules whose tests are spread over the workers one by one (each
 #: worker that runs one of them builds that module's fixtures itself)
-SPREAD_MODULES = {'test_install_compat.py'}
+SPREAD_MODULES = {'test_install_compat.py', 'test_newcomer_errors.py',
+                  'test_test_entry_points.py'}
 #: the modules that take longest, handed out first so that no worker is
 #: left alone with one of them at the end; the others follow in file order
-FIRST_MODULES = []
+FIRST_MODULES = ['test_release_parity.py', 'test_release_train_parity.py',
+                 'test_docs_blocks.py']
 
 
 def pytest_configure(config):
