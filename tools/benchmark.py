@@ -31,7 +31,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tests'))  # the references live there
 from reference_loops import direct_form, reference_decode  # noqa: E402
 
-IMAGE = osp.join(REPO, '..', 'shared', 'data', 'coco', '000000196141.jpg')
+IMAGE = osp.join(REPO, 'demo', '000000196141.jpg')  # a sample image
 NAMES = ('ours', 'reference', 'cid')
 
 

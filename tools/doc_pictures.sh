@@ -16,7 +16,7 @@ WORK=${1:-work_dirs/doc_pictures}
 OUT=${2:-docs/images}
 ITERS=${DOC_PICTURES_ITERS:-300}
 MIN_AP=${DOC_PICTURES_MIN_AP:-0.5}
-IMAGE=../shared/data/coco/000000197388.jpg
+IMAGE=demo/000000197388.jpg
 
 python tools/overfit_tiny.py --iters "$ITERS" --input-size 256 --lr 5e-3 \
     --min-ap "$MIN_AP" --work-dir "$WORK"
