@@ -1,7 +1,7 @@
 """Export the deployed BoIR network to ONNX and check it with onnxruntime.
 
     python tools/export_onnx.py configs/boir/boir_w32_coco.py CKPT \
-        --out boir_w32.onnx --check-image demo.jpg
+        --out boir_w32.onnx --check-image demo/000000197388.jpg
 
 The graph (``mmpose_boir.deploy.BoIRDeployModel``) holds the normalisation,
 HRNet, the ASPP neck, the center head, the top-k centers (a fixed maximum of
@@ -35,7 +35,7 @@ from typing import Optional
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 import mmpose_boir  # noqa: F401  (compat shims + registration)
 from mmpose_boir.deploy import (OUTPUT_NAMES, build_deploy_model,
@@ -85,10 +85,18 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    from mmpose_boir.engine.config_check import (ConfigCheckError,
+                                                 load_checked_config)
+    from mmpose_boir.engine.tool_setup import check_output, setup_tool
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    setup_tool('cpu')
+    try:
+        check_output(args.out, args.config, args.checkpoint,
+                     args.check_image)
+        cfg = load_checked_config(args.config, args.cfg_options)
+    except (ConfigCheckError, ValueError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
     shape = tuple(args.shape) if args.shape else tuple(
         cfg.model.head.decoder.input_size)[::-1]
     torch.manual_seed(0)

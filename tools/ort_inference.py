@@ -1,6 +1,7 @@
 """BoIR inference with onnxruntime only: numpy, OpenCV, no torch, no mmpose.
 
     python tools/ort_inference.py boir_w32.onnx image.jpg --out result.json
+    python tools/ort_inference.py boir_w32.onnx image.jpg --draw result.jpg
 
 or from Python (``tools`` on the path, or copy this file)::
 
@@ -18,9 +19,15 @@ size about the release's whole-pixel image center with MMPose's affine
 keypoints are mapped back to the image. Rows whose center score is not above
 the export's ``--score-threshold`` (the ``valid`` output) are dropped. Pose
 NMS is not applied (the evaluator's job).
+
+``--draw OUT.jpg`` (or :func:`draw`) draws the people with OpenCV: each
+person's limbs (the COCO skeleton for 17 keypoints, CrowdPose's for 14, as
+MMPose's dataset descriptions link them; points only for another count) and
+keypoints scoring above ``--kpt-thr``.
 """
 import argparse
 import json
+import os
 from typing import Dict, Tuple, Union
 
 import cv2
@@ -107,20 +114,71 @@ def infer(session_or_path: Union[str, ort.InferenceSession],
             scores[valid])
 
 
+#: limbs (keypoint index pairs) of MMPose's dataset descriptions, by K
+SKELETONS = {
+    17: [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12),
+         (5, 6), (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2),
+         (1, 3), (2, 4), (3, 5), (4, 6)],  # COCO, OCHuman
+    14: [(10, 8), (8, 6), (11, 9), (9, 7), (6, 7), (0, 6), (1, 7), (0, 1),
+         (0, 2), (1, 3), (2, 4), (3, 5), (12, 13), (1, 13),
+         (0, 13)],  # CrowdPose
+}
+#: one BGR colour per person, in turn
+COLOURS = [(0, 255, 0), (255, 128, 0), (0, 128, 255), (255, 0, 255),
+           (0, 255, 255), (255, 255, 0)]
+
+
+def draw(image_bgr: np.ndarray, keypoints: np.ndarray,
+         keypoint_scores: np.ndarray, kpt_thr: float = 0.3,
+         radius: int = 4, thickness: int = 2) -> np.ndarray:
+    """A copy of the image with each person's limbs and keypoints whose
+    scores are above ``kpt_thr`` (``keypoints [n, K, 2]`` image pixels,
+    ``keypoint_scores [n, K]``, as :func:`infer` returns them)."""
+    out = image_bgr.copy()
+    links = SKELETONS.get(keypoints.shape[1] if keypoints.ndim == 3 else 0,
+                          [])
+    for i, (kpts, scores) in enumerate(zip(keypoints, keypoint_scores)):
+        colour = COLOURS[i % len(COLOURS)]
+        shown = scores > kpt_thr
+        points = [tuple(int(round(v)) for v in p) for p in kpts]
+        for a, b in links:
+            if shown[a] and shown[b]:
+                cv2.line(out, points[a], points[b], colour, thickness,
+                         cv2.LINE_AA)
+        for point, keep in zip(points, shown):
+            if keep:
+                cv2.circle(out, point, radius, colour, -1, cv2.LINE_AA)
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('model', help='ONNX file from tools/export_onnx.py')
     p.add_argument('image')
     p.add_argument('--out', help='JSON file (default: print)')
-    p.add_argument('--threads', type=int, default=0)
+    p.add_argument('--threads', type=int, default=0,
+                   help="onnxruntime's intra-op threads (0: its default)")
+    p.add_argument('--draw', help='also write the image with the poses '
+                   'drawn (e.g. result.jpg)')
+    p.add_argument('--kpt-thr', type=float, default=0.3,
+                   help='draw keypoints whose score is above this')
     args = p.parse_args(argv)
     img = cv2.imread(args.image)
     if img is None:
         raise SystemExit(f'cannot read {args.image}')
+    for out in (args.out, args.draw):  # never over an input
+        if out and any(os.path.exists(out) and os.path.samefile(out, f)
+                       for f in (args.model, args.image)):
+            raise SystemExit(f'{out} is an input of this command; choose '
+                             'another output')
     kpts, kpt_scores, scores = infer(session(args.model, args.threads), img)
     result = [dict(keypoints=k.tolist(), keypoint_scores=ks.tolist(),
                    score=float(s))
               for k, ks, s in zip(kpts, kpt_scores, scores)]
+    if args.draw:
+        if not cv2.imwrite(args.draw, draw(img, kpts, kpt_scores,
+                                           args.kpt_thr)):
+            raise SystemExit(f'cannot write {args.draw}')
     text = json.dumps(result)
     if args.out:
         with open(args.out, 'w') as f:

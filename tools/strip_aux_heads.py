@@ -29,6 +29,11 @@ def main() -> None:
     parser.add_argument('src')
     parser.add_argument('dst')
     args = parser.parse_args()
+    from mmpose_boir.engine.tool_setup import check_output
+    try:
+        check_output(args.dst, args.src)
+    except ValueError as exc:
+        raise SystemExit(f'error: {exc}')
     ckpt = CheckpointLoader.load_checkpoint(args.src, map_location='cpu')
     state_dict = ckpt.get('state_dict', ckpt)
     stripped = strip_aux_heads(state_dict)

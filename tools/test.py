@@ -7,6 +7,17 @@ also import mmpose_boir through `custom_imports`, so
 With `--launcher pytorch` (`tools/dist_test.sh`) on a machine without a GPU,
 the processes run on CPU with the gloo backend (`tools/cpu_distributed.py`);
 MMPose's own script (`mim test mmpose ... --launcher pytorch`) does not.
+
+Before MMPose's script runs (`tools/mmpose_tools.py`): the config and the
+checkpoint are checked (a missing or unreadable file: one line, exit 1);
+the config as merged with `--cfg-options` is checked by
+`mmpose_boir.engine.config_check` (an unknown transform argument or a
+metric option of the wrong kind, e.g. `test_evaluator.nms_thr=0.5x`, fails
+here, not after the inference pass); on a busy CPU fewer threads are used
+unless OMP_NUM_THREADS is set; the merged config that MMEngine writes into
+the work directory never replaces a file named on the command line.
+`--show-dir DIR` draws the people that inference returns
+(`BoIRVisualizationHook`).
 """
 import sys
 

@@ -7,6 +7,13 @@ also import mmpose_boir through `custom_imports`, so
 With `--launcher pytorch` (`tools/dist_train.sh`) on a machine without a GPU,
 the processes run on CPU with the gloo backend (`tools/cpu_distributed.py`);
 MMPose's own script (`mim train mmpose ... --launcher pytorch`) does not.
+
+Before MMPose's script runs (`tools/mmpose_tools.py`): the config as merged
+with `--cfg-options` is checked by `mmpose_boir.engine.config_check` (an
+unknown transform argument, `input_sise`, fails here with the closest
+name, not at the first batch); on a busy CPU fewer threads are used unless
+OMP_NUM_THREADS is set; the merged config that MMEngine writes into the
+work directory never replaces a file named on the command line.
 """
 from mmpose_tools import run_mmpose_tool  # tools/mmpose_tools.py
 

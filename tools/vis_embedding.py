@@ -21,7 +21,11 @@ and warped back onto the original image.
 
 Needs the training-only embedding head: a checkpoint that still has
 ``head.embedding_head`` weights (not one stripped by
-``tools/strip_aux_heads.py``).
+``tools/strip_aux_heads.py``). The authors' published weights may be
+deployment-only (without it): the paper's embedding figure cannot be drawn
+from such files; a training checkpoint of your own (``tools/train.py``,
+``tools/overfit_tiny.py``) or a release training checkpoint converted
+without ``--strip-aux`` can.
 """
 import argparse
 import copy
@@ -68,15 +72,14 @@ def build_model(config: str, checkpoint: Optional[str], device: str,
                 cfg_options: Optional[dict] = None):
     """The BoIR estimator with its auxiliary heads, weights loaded
     (``cfg_options`` merged into the config first)."""
-    from mmengine.config import Config
     from mmengine.runner import load_checkpoint
     from mmpose.apis.inference import dataset_meta_from_config
+
+    from mmpose_boir.engine.config_check import load_checked_config
     from mmpose.registry import MODELS
     from mmpose.utils import register_all_modules
     register_all_modules(init_default_scope=True)
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_checked_config(config, cfg_options)
     cfg.model.backbone.init_cfg = None
     cfg.model.head.with_aux_heads = True
     model = MODELS.build(cfg.model)
@@ -89,9 +92,16 @@ def build_model(config: str, checkpoint: Optional[str], device: str,
                     for wrapper in ('', 'module.'))
         if not any(k.startswith(aux) for k in state):
             raise ValueError(
-                f'{checkpoint} has no head.embedding_head weights (a '
-                'deployed/stripped checkpoint?): the embedding head is '
-                'used only in training, use a training checkpoint')
+                f'{checkpoint} has no head.embedding_head weights: it is '
+                'a deployment checkpoint (the embedding head is trained '
+                'and used only in training; tools/strip_aux_heads.py and '
+                'the converter\'s --strip-aux drop it). The authors\' '
+                'published weights may be such deployment-only files; '
+                'then the paper\'s embedding figure cannot be drawn from '
+                'them. What works: a training checkpoint (epoch_N.pth of '
+                'tools/train.py, e.g. the tiny model of '
+                'tools/overfit_tiny.py), or a release training checkpoint '
+                '(checkpoint.pth.tar) converted without --strip-aux')
     model.cfg = cfg
     model.dataset_meta = dataset_meta_from_config(cfg, 'test')
     return model.to(device).eval()
@@ -205,12 +215,21 @@ def draw(img: np.ndarray, res: Dict, panel_width: int = 480) -> np.ndarray:
 
 
 def main(argv=None) -> int:
+    from mmpose_boir.engine.config_check import ConfigCheckError
+    from mmpose_boir.engine.tool_setup import check_output, setup_tool
     args = parse_args(argv)
+    setup_tool(args.device)
     img = cv2.imread(args.image)
     if img is None:
-        raise FileNotFoundError(args.image)
-    model = build_model(args.config, args.checkpoint, args.device,
-                        args.cfg_options)
+        print(f'error: cannot read image {args.image}', file=sys.stderr)
+        return 1
+    try:
+        check_output(args.out, args.image, args.config, args.checkpoint)
+        model = build_model(args.config, args.checkpoint, args.device,
+                            args.cfg_options)
+    except (ConfigCheckError, ValueError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
     res = embedding_similarity(model, img, args.max_persons, args.score_thr,
                                args.beta)
     figure = draw(img, res, args.panel_width)

@@ -35,7 +35,10 @@ lists every problem.
 same checks and threshold, for custom datasets that bypass the validated
 ones; the BoIR configs do not use it.
 
-Everything raises :class:`AnnotationError`, a ``ValueError``.
+Everything raises :class:`AnnotationError`, a ``ValueError``. Image files
+are read by the pipeline, not at load: one that is missing or does not
+decode (a truncated JPEG) raises :class:`ImageFileError` naming it and the
+annotation file, on its first read.
 """
 import json
 import numbers
@@ -73,6 +76,22 @@ _HINT = ' (tools/check_annotations.py lists every problem of the file)'
 
 class AnnotationError(ValueError):
     """A malformed annotation; the message names file, image and annotation."""
+
+
+class ImageFileError(ValueError):
+    """A dataset image that is missing or cannot be decoded; the message
+    names the image file and the annotation file that lists it."""
+
+
+def _mmpose_metainfo(name: str) -> dict:
+    """MMPose's dataset description ``configs/_base_/datasets/<name>`` by
+    its installed path (MMPose's relative default warns outside its own
+    repository)."""
+    import os.path as osp
+
+    import mmpose
+    return dict(from_file=osp.join(osp.dirname(mmpose.__file__), '.mim',
+                                   'configs', '_base_', 'datasets', name))
 
 
 # ------------------------------------------------------------ shared checks
@@ -509,6 +528,45 @@ class ValidatedCocoStyleMixin:
                     logger='current')
         return instance_list, image_list
 
+    def prepare_data(self, idx: int):
+        """MMPose's, and when it fails on an image file that is missing or
+        does not decode (e.g. a truncated JPEG): :class:`ImageFileError`
+        naming it, instead of MMPose's "Please check whether the file
+        exists" (found on the first read of each image)."""
+        try:
+            return super().prepare_data(idx)
+        except Exception as err:
+            problem = self._image_problem(idx)
+            if problem is None:
+                raise
+            raise ImageFileError(problem) from err
+
+    def _image_problem(self, idx: int) -> Optional[str]:
+        """Why the image of sample ``idx`` cannot be read, or None."""
+        import mmcv
+        from mmengine import fileio
+        info = self.get_data_info(idx)
+        path = info.get('img_path')
+        if not isinstance(path, str):
+            return None
+        where = (f'image file {path} (image id {info.get("img_id", "?")} of '
+                 f'{self.ann_file})')
+        try:
+            data = fileio.get(path,
+                              backend_args=getattr(self, 'backend_args',
+                                                   None))
+        except Exception:  # noqa: BLE001  (any backend's "not found")
+            return f'{where} cannot be read: no such file'
+        try:
+            img = mmcv.imfrombytes(data)
+        except Exception:  # noqa: BLE001  (a decoder's own error)
+            img = None
+        if img is None:
+            return (f'{where} cannot be decoded ({len(data)} bytes: a '
+                    'truncated or corrupt image); replace the file or '
+                    'remove the image from the annotation file')
+        return None
+
     @staticmethod
     def _labelled_people(data_info: dict) -> int:
         """Non-crowd people with at least one labelled keypoint."""
@@ -547,6 +605,8 @@ class ValidatedCocoDataset(ValidatedCocoStyleMixin, CocoDataset):
     """:class:`mmpose.datasets.CocoDataset` with load-time validation (in
     test mode also ``area``, which ``CocoMetric`` reads)."""
 
+    METAINFO = _mmpose_metainfo('coco.py')
+
 
 @DATASETS.register_module()
 class ValidatedCrowdPoseDataset(ValidatedCocoStyleMixin, CrowdPoseDataset):
@@ -554,6 +614,7 @@ class ValidatedCrowdPoseDataset(ValidatedCocoStyleMixin, CrowdPoseDataset):
     (in test mode also ``num_keypoints`` and ``crowdIndex``)."""
 
     eval_dataset = 'crowdpose'
+    METAINFO = _mmpose_metainfo('crowdpose.py')
 
 
 @DATASETS.register_module()
@@ -561,6 +622,7 @@ class ValidatedOCHumanDataset(ValidatedCocoStyleMixin, OCHumanDataset):
     """:class:`mmpose.datasets.OCHumanDataset` with load-time validation."""
 
     eval_dataset = 'ochuman'
+    METAINFO = _mmpose_metainfo('ochuman.py')
 
 
 # ---------------------------------------------------------------- pipeline

@@ -23,9 +23,9 @@ as ``encoder``) and for the val / test evaluators' metrics:
 ``tools/train.py``, ``tools/test.py``, ``tools/demo.py``,
 ``tools/vis_embedding.py``, ``tools/export_onnx.py`` and
 ``tools/overfit_tiny.py`` call it on the config as merged with
-``--cfg-options`` (:func:`load_checked_config`). MMPose's own entry points (``mim train`` / ``mim test``)
-do not: they cannot be hooked without a process-wide effect of importing
-this package. Call it yourself in your own scripts::
+``--cfg-options`` (:func:`load_checked_config`). MMPose's own entry points
+(``mim train`` / ``mim test``) do not: they cannot be hooked without a
+process-wide effect of importing this package. Call it yourself in your own scripts::
 
     from mmpose_boir.engine.config_check import check_config
     check_config(cfg)   # an mmengine Config, after merge_from_dict

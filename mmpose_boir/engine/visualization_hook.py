@@ -13,38 +13,43 @@ class BoIRVisualizationHook(PoseVisualizationHook):
     """MMPose's ``PoseVisualizationHook`` drawing the people that BoIR
     returns for an image outside a dataset.
 
-    On dataset images (``tools/test.py``, ``mim test``, validation) BoIR
-    keeps every candidate of its decoder (``test_cfg.max_instances``, 30):
-    the COCO evaluation scores them all, as the release evaluates them.
-    Drawn as they are (MMPose's hook), most are boxes without a keypoint
-    above ``kpt_thr``. This hook draws what MMPose's inferencer and
-    ``tools/demo.py`` return for the same image: the people whose center
-    score is above the model's ``test_cfg.score_thr``, after MMPose's pose
-    NMS (``nearby_joints_nms``, the inferencer's ``pose_based_nms``). It
-    draws copies: what the evaluator scores is unchanged.
+    In a dataset run (``tools/test.py``, ``mim test``, validation) BoIR
+    keeps every candidate of its decoder (``test_cfg.max_instances``, 30;
+    the configs' ``test_cfg.score_thr`` is None): the COCO evaluation scores
+    them all, as the release evaluates them. Drawn as they are (MMPose's
+    hook), most are boxes without a keypoint above ``kpt_thr``. This hook
+    draws what ``tools/demo.py`` returns for the same image: the people
+    whose center score is above ``bbox_thr`` (the demo's ``--bbox-thr``
+    default, 0.1; the model's ``test_cfg.score_thr`` instead when that is
+    set), after MMPose's pose NMS (``nearby_joints_nms``, the inferencer's
+    ``pose_based_nms``). It draws copies: what the evaluator scores is
+    unchanged.
 
     The BoIR configs use it in ``default_hooks.visualization``; MMPose's
     ``--show-dir`` / ``--show`` switch it on as they do MMPose's hook.
 
     Args:
+        bbox_thr: draw people whose center score is above it.
         pose_nms: merge poses of one person found from two centers.
         **kwargs: ``PoseVisualizationHook``'s (``enable``, ``interval``,
             ``kpt_thr``, ``show``, ``out_dir``, ...).
     """
 
-    def __init__(self, pose_nms: bool = True, **kwargs) -> None:
+    def __init__(self, bbox_thr: float = 0.1, pose_nms: bool = True,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
+        self.bbox_thr = bbox_thr
         self.pose_nms = pose_nms
 
-    @staticmethod
-    def _score_thr(runner) -> Optional[float]:
+    def _score_thr(self, runner) -> Optional[float]:
+        """The model's ``test_cfg.score_thr`` when set, else ``bbox_thr``."""
         model = runner.model.module if is_model_wrapper(runner.model) \
             else runner.model
         for owner in (model, getattr(model, 'head', None)):
             test_cfg = getattr(owner, 'test_cfg', None) or {}
-            if 'score_thr' in test_cfg:
+            if test_cfg.get('score_thr') is not None:
                 return test_cfg['score_thr']
-        return None
+        return self.bbox_thr
 
     def kept_people(self, outputs: Sequence, score_thr: Optional[float]
                     ) -> List:
