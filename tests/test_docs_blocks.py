@@ -42,6 +42,9 @@ IMAGE = '../shared/data/coco/000000197388.jpg'
 #: (regular expression, replacement), applied in order to every run block.
 SUBSTITUTIONS = [
     (r'configs/boir/boir_w32_coco\.py', 'configs/boir/tiny/boir_tiny_coco.py'),
+    # MMPose's CID W32, as a base: its tiny form on the sample images
+    (r'mmpose::body_2d_keypoint/cid/coco/cid_hrnet-w32_8xb20-140e_coco-'
+     r'512x512\.py', 'configs/box_supervision/tiny/cid_tiny_coco.py'),
     (r'\bCKPT\b', CKPT),                     # a user's checkpoint (quoted
     #                                        in Python: CKPT is a name there)
     (r'\bdemo\.jpg\b', IMAGE),               # a user's image
