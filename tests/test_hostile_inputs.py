@@ -17,9 +17,8 @@ numpy/cv2/torch. Valid but hostile in-memory samples (1 to 300 people,
 keypoints anywhere or all invisible, boxes of zero or negative size or far
 outside the image, crowd-only images with polygon or RLE regions) give
 finite losses too. Datasets in test mode reject files without the fields
-the evaluator reads. The optional ValidatePoseAnnotations transform applies
-the same checks to samples of other datasets, and unreadable image files
-give an error naming the file. Small images and maps keep 200 examples per
+the evaluator reads, and unreadable image files give an error naming the
+file. Small images and maps keep 200 examples per
 property fast.
 """
 import copy
@@ -46,7 +45,7 @@ import mmpose_boir  # noqa: F401
 from mmpose_boir.datasets import (MAX_ABS_COORDINATE, AnnotationError,
                                   ValidatedCocoDataset,
                                   ValidatedCrowdPoseDataset,
-                                  ValidatePoseAnnotations)
+                                  annotation_file_problems)
 from mmpose_boir.datasets.transforms import BottomupGetHeatmapMaskRLE
 from conftest import (COCO_SAMPLE_ANN, COCO_SAMPLES, CROWDPOSE_SAMPLE_ANN,
                       TINY_CONFIG, TINY_CROWDPOSE_CONFIG)
@@ -179,15 +178,6 @@ def uncompressed_rle(mask):
             current, run = v, 1
     counts.append(run)
     return dict(counts=counts, size=list(mask.shape))
-
-
-# what the optional ValidatePoseAnnotations rejects in parsed samples; each
-# has a raw counterpart in RAW_CORRUPTIONS, rejected at load time
-CORRUPTIONS = ('nan_keypoint', 'inf_keypoint', 'huge_keypoint',
-               'nan_visibility', 'negative_visibility', 'nan_bbox',
-               'inf_bbox', 'huge_bbox', 'nan_area', 'negative_area',
-               'missing_keypoints', 'missing_bbox', 'missing_visible',
-               'wrong_num_keypoints', 'no_people')
 
 
 @st.composite
@@ -727,9 +717,9 @@ def test_crowdpose_test_mode_needs_num_keypoints_and_crowd_index(tmp_path,
 
 
 # ------------------------------------------------ one layer
-def test_training_pipelines_have_no_second_validation_layer():
-    """The datasets validate; no pipeline adds ValidatePoseAnnotations (the
-    bases hold the datasets, the leaves their pipelines)."""
+def test_training_datasets_are_the_validated_ones():
+    """Every training set of the configs is a validated dataset (the bases
+    hold the datasets, the leaves their pipelines)."""
     for path in ('configs/boir/_base_boir_coco.py',
                  'configs/boir/_base_boir_crowdpose.py',
                  'configs/boir/boir_w32_coco.py',
@@ -742,55 +732,13 @@ def test_training_pipelines_have_no_second_validation_layer():
         cfg = Config.fromfile(path)
         dataset = cfg.train_dataloader.dataset
         assert 'pipeline' in dataset or '/_base_' in path, path
-        types = [t['type'] for t in dataset.get('pipeline', [])]
-        assert 'ValidatePoseAnnotations' not in types, path
         assert cfg.train_dataloader.dataset.type.startswith('Validated'), \
             path
 
 
-def _corrupt_sample(what):
-    results = _clean_sample()
-    if what == 'missing_keypoints':
-        del results['keypoints']
-    elif what == 'missing_bbox':
-        del results['bbox']
-    elif what == 'missing_visible':
-        del results['keypoints_visible']
-    elif what == 'wrong_num_keypoints':
-        results['keypoints'] = results['keypoints'][:, :-1]
-        results['keypoints_visible'] = results['keypoints_visible'][:, :-1]
-    elif what == 'no_people':
-        for key in ('keypoints', 'keypoints_visible', 'bbox', 'area'):
-            results[key] = results[key][:0]
-        results['id'] = []
-    else:
-        value = {'nan': np.nan, 'inf': -np.inf,
-                 'huge': 2 * MAX_ABS_COORDINATE,
-                 'negative': -1.0}[what.split('_')[0]]
-        key = {'keypoint': 'keypoints', 'visibility': 'keypoints_visible',
-               'bbox': 'bbox', 'area': 'area'}[what.split('_')[1]]
-        results[key].reshape(2, -1)[1, -1] = value  # person 1, id 2
-    return results
-
-
-@pytest.mark.parametrize('what', CORRUPTIONS)
-def test_optional_transform_names_image_and_annotation(what):
-    """ValidatePoseAnnotations, for datasets that bypass the validated ones:
-    the same checks and threshold on parsed samples."""
-    transform = ValidatePoseAnnotations()
-    transform(_clean_sample())
-    with pytest.raises(AnnotationError) as info:
-        transform(_corrupt_sample(what))
-    message = str(info.value)
-    assert 'clean.jpg' in message, message
-    if what.split('_')[0] in ('nan', 'inf', 'huge', 'negative'):
-        assert '[2]' in message, message  # the id of person 1
-
-
 def test_one_threshold():
-    """A coordinate just inside MAX_ABS_COORDINATE is valid everywhere, just
-    outside it is rejected by the datasets and the transform alike."""
-    from mmpose_boir.datasets.validation import annotation_file_problems
+    """A coordinate just inside MAX_ABS_COORDINATE is valid, just outside it
+    is rejected."""
     img = dict(id=1, file_name='a.jpg', height=48, width=64)
 
     def problems(x):
@@ -802,12 +750,6 @@ def test_one_threshold():
     inside, outside = 0.999 * MAX_ABS_COORDINATE, 1.001 * MAX_ABS_COORDINATE
     assert problems(inside) == []
     assert len(problems(outside)) == 1
-    results = _clean_sample()
-    results['keypoints'][0, 0, 0] = inside
-    ValidatePoseAnnotations()(results)
-    results['keypoints'][0, 0, 0] = outside
-    with pytest.raises(AnnotationError, match=r'\[1\]'):
-        ValidatePoseAnnotations()(results)
 
 
 # ------------------------------------------------ transform guards

@@ -266,7 +266,7 @@ def test_truncated_jpeg_in_a_training_set_is_named(tmp_path):
     from mmengine.registry import init_default_scope
     from mmpose.registry import DATASETS
 
-    from mmpose_boir.datasets.validation import ImageFileError
+    from mmpose_boir.datasets import ImageFileError
     for name in os.listdir(SAMPLES):
         if name.endswith(('.jpg', '.json')):
             shutil.copy(osp.join(SAMPLES, name), tmp_path)

@@ -1,7 +1,7 @@
 """Check a COCO-style keypoint annotation file before a long training run.
 
 Runs the load-time checks of the validated datasets
-(``mmpose_boir.datasets.validation``) over the whole file, without images,
+(``mmpose_boir.datasets.annotation_checks``) over the whole file, without images,
 and prints every problem, each naming the file, image, annotation id and
 field. Exit status 1 if there is any, 0 and a one-line summary otherwise.
 
@@ -25,7 +25,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmpose_boir.datasets.validation import (  # noqa: E402
+from mmpose_boir.datasets.annotation_checks import (  # noqa: E402
     EVAL_FIELDS, NUM_KEYPOINTS, annotation_file_problems)
 
 

@@ -1,12 +1,11 @@
 from . import transforms  # noqa: F401
-from .validation import (EVAL_FIELDS, MAX_ABS_COORDINATE, AnnotationError,
-                         ValidatedCocoDataset, ValidatedCrowdPoseDataset,
-                         ValidatedOCHumanDataset, ValidatePoseAnnotations,
-                         annotation_file_problems)
+from .annotation_checks import (EVAL_FIELDS, MAX_ABS_COORDINATE,
+                                AnnotationError, annotation_file_problems)
+from .coco_style import (ImageFileError, ValidatedCocoDataset,
+                         ValidatedCrowdPoseDataset, ValidatedOCHumanDataset)
 
 __all__ = [
-    'AnnotationError', 'EVAL_FIELDS', 'MAX_ABS_COORDINATE',
+    'AnnotationError', 'EVAL_FIELDS', 'ImageFileError', 'MAX_ABS_COORDINATE',
     'ValidatedCocoDataset', 'ValidatedCrowdPoseDataset',
-    'ValidatedOCHumanDataset', 'ValidatePoseAnnotations',
-    'annotation_file_problems'
+    'ValidatedOCHumanDataset', 'annotation_file_problems'
 ]
