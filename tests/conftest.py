@@ -8,8 +8,12 @@ workers do not oversubscribe N cores. The tests of one module run on one
 worker, in order, so that its module-scoped fixtures are built once (one
 group per parameter of a parametrized module-scoped fixture:
 ``xdist_group``), except the modules of ``SPREAD_MODULES``, whose tests are
-independent and are spread over the workers one by one. ``-n 0`` runs
-everything in this process, with torch's default threads.
+independent and are spread over the workers one by one, and those of
+``SHARED_GROUPS``, which share a worker because they must not run at the
+same time. ``-n 0`` runs everything in this process, with torch's default
+threads. A worker that dies (e.g. killed for memory) stops the run
+(``--max-worker-restart 0``: xdist cannot replace a worker under
+``--dist loadgroup``).
 
 Fixtures and helpers here are also for tests that start training processes
 (`tools/train.py`, `tools/dist_train.sh`) and read what they logged.
@@ -51,6 +55,11 @@ if XDIST_WORKER:
 #: worker that runs one of them builds that module's fixtures itself)
 SPREAD_MODULES = {'test_install_compat.py', 'test_newcomer_errors.py',
                   'test_test_entry_points.py'}
+#: modules that share one group, so that they never run at the same time:
+#: their float64 W32/W48 models take several GB each (one process of the
+#: training parity peaks near 11 GB)
+SHARED_GROUPS = {'test_release_parity.py': 'float64_parity',
+                 'test_release_train_parity.py': 'float64_parity'}
 #: the modules that take longest, handed out first so that no worker is
 #: left alone with one of them at the end; the others follow in file order
 FIRST_MODULES = ['test_release_parity.py', 'test_release_train_parity.py',
@@ -67,7 +76,9 @@ def xdist_group(item):
     """The worker group of a test: its module, and the parameter of each
     module- or session-scoped parametrized fixture it uses (the tests of one
     fixture instance run on one worker, other instances may run on
-    others)."""
+    others); SHARED_GROUPS name the group of whole modules."""
+    if item.path.name in SHARED_GROUPS:
+        return SHARED_GROUPS[item.path.name]
     group = item.path.name
     callspec = getattr(item, 'callspec', None)
     if callspec is not None:

@@ -18,6 +18,9 @@ def test_pytest_ini_runs_one_worker_per_core_in_groups():
     assert addopts[addopts.index('-n') + 1] == 'auto'
     assert addopts[addopts.index('--dist') + 1] == 'loadgroup'
     assert '--no-loadscope-reorder' in addopts  # FIRST_MODULES come first
+    # a dead worker stops the run with its name (xdist cannot replace one
+    # under loadgroup)
+    assert addopts[addopts.index('--max-worker-restart') + 1] == '0'
     with open(osp.join(conftest.REPO_ROOT, 'requirements', 'pinned.txt')) as f:
         pins = [line.split('==')[0] for line in f if '==' in line]
     assert 'pytest-xdist' in pins and 'execnet' in pins
@@ -45,6 +48,9 @@ def test_modules_are_grouped_unless_spread(request):
     for name in sorted(conftest.SPREAD_MODULES | set(conftest.FIRST_MODULES)):
         assert osp.isfile(osp.join(tests, name)), f'{name} does not exist'
     assert not conftest.SPREAD_MODULES & set(conftest.FIRST_MODULES)
+    assert not conftest.SPREAD_MODULES & set(conftest.SHARED_GROUPS)
+    for name in conftest.SHARED_GROUPS:
+        assert osp.isfile(osp.join(tests, name)), f'{name} does not exist'
 
 
 def test_shared_dir_is_built_once_and_again_after_a_failure(
