@@ -1,4 +1,5 @@
-"""Every fenced code block of README.md and docs/*.md runs as written.
+"""Every fenced code block of README.md and docs/ (its subfolders too) runs
+as written.
 
 Convention (for documentation writers):
 
@@ -18,8 +19,9 @@ Convention (for documentation writers):
   split a block so that the runnable lines stay checked.
 - Before running, the names that stand for a user's files are replaced by
   the table ``SUBSTITUTIONS`` below (a checkpoint trained here with
-  tools/overfit_tiny.py, the tiny config instead of W32, a sample image,
-  short training). Keep the table minimal.
+  tools/overfit_tiny.py, the tiny config instead of W32, the sample images
+  of demo/ for a user's images and COCO files, short training). Keep the
+  table minimal.
 """
 import os
 import os.path as osp
@@ -31,13 +33,14 @@ import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DOCS = ['README.md'] + sorted(
-    osp.join('docs', f) for f in os.listdir(osp.join(ROOT, 'docs'))
+    osp.relpath(osp.join(d, f), ROOT)
+    for d, _, files in os.walk(osp.join(ROOT, 'docs')) for f in files
     if f.endswith('.md'))
 RUN_LANGS = {'bash': 'bash', 'shell': 'bash', 'sh': 'bash',
              'python': 'python'}
 NOT_RUN = re.compile(r'^<!-- not run: .+ -->$')
 CKPT = 'work_dirs/overfit_tiny/epoch_2.pth'
-IMAGE = '../shared/data/coco/000000197388.jpg'
+IMAGE = 'demo/000000197388.jpg'  # shipped in the repository
 
 #: (regular expression, replacement), applied in order to every run block.
 SUBSTITUTIONS = [
@@ -48,8 +51,12 @@ SUBSTITUTIONS = [
     (r'\bCKPT\b', CKPT),                     # a user's checkpoint (quoted
     #                                        in Python: CKPT is a name there)
     (r'\bdemo\.jpg\b', IMAGE),               # a user's image
-    (r'(?<![\w/])images/', '../shared/data/coco/'),  # a folder of images
-    (r'--iters 300\b', '--iters 2 --min-ap 0'),  # the tiny overfit, shortened
+    (r'(?<![\w/])images/', 'demo/'),        # a folder of images
+    # a user's COCO (docs/datasets/): the sample images and their file
+    (r'data/coco/annotations/person_keypoints_val2017\.json',
+     'demo/coco_sample.json'),
+    (r'data/coco/val2017', 'demo'),
+    (r'--iters 300\b', '--iters 2 --input-size 128 --min-ap 0'),  # shortened
     (r'\bepoch_300\.pth\b', 'epoch_2.pth'),
     (r'\(512, 512\)', '(128, 128)'),         # the tiny config's input size
 ]
@@ -120,6 +127,17 @@ def workspace(tmp_path_factory):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert osp.isfile(repo / CKPT)
     return str(repo)
+
+
+def test_every_page_is_covered():
+    """Pages in subfolders of docs/ too (docs/datasets/)."""
+    pages = {osp.relpath(osp.join(d, f), ROOT)
+             for d, _, files in os.walk(osp.join(ROOT, 'docs'))
+             for f in files if f.endswith('.md')}
+    assert 'docs/datasets/custom.md' in pages
+    assert pages <= set(DOCS)
+    assert {'docs/datasets/custom.md', 'docs/datasets/coco.md'} <= {
+        b[0] for b in BLOCKS}
 
 
 def test_every_fenced_block_has_a_language():
