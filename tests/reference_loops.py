@@ -1,20 +1,17 @@
-"""Per-box / per-keypoint Python-loop references of the Bbox Mask Loss and
-of the instance heatmap decoding.
+"""A per-box Python-loop reference of the Bbox Mask Loss.
 
-Written for clarity, not speed: they compute one box (one keypoint) at a
-time, and are what the vectorised ``BboxMaskLoss`` and the codec's keypoint
-decoding are checked (by the tests) and timed (by ``tools/benchmark.py``,
-which puts this directory on ``sys.path``) against.
+Written for clarity, not speed: it computes one box at a time, and is what
+the vectorised ``BboxMaskLoss`` is checked against. (The release's instance
+keypoint head and keypoint decoding, ``direct_form`` and
+``reference_decode``, live in ``tools/benchmark.py``, which times ours
+against them; the tests load them from there.)
 """
 import math
-from typing import List, Sequence, Tuple
+from typing import List, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-
-from mmpose_boir.codecs.boir_heatmap import smooth_heatmaps
 
 
 def _pull(group: List[Tensor]) -> Tensor:
@@ -96,40 +93,3 @@ def reference_bbox_mask_loss(embeddings: Tensor,
         if len(vectors) > 1:
             total = total + _push(vectors, beta)
     return total / max(sum(len(b) for b in boxes), 1)
-
-
-def reference_decode(heatmaps: Tensor, scores: Tensor, stride: float,
-                     kernel: int = 3) -> Tuple[np.ndarray, np.ndarray]:
-    """Instance heatmap decoding with a Python loop over instances and
-    keypoints (as MMPose's ``DecoupledHeatmap.decode`` + ``refine_keypoints``
-    do): ``heatmaps`` [N, K, H, W], ``scores`` [N] -> keypoints [N, K, 2] in
-    input pixels and keypoint scores [N, K]."""
-    N, K, H, W = heatmaps.shape
-    kpts = np.zeros((N, K, 2), np.float32)
-    kpt_scores = np.zeros((N, K), np.float32)
-    for n in range(N):
-        hm = smooth_heatmaps(heatmaps[n], kernel).cpu().numpy()
-        for k in range(K):
-            idx = int(hm[k].argmax())
-            y, x = divmod(idx, W)
-            px, py = float(x), float(y)
-            if 0 < x < W - 1:
-                px += 0.25 * np.sign(hm[k, y, x + 1] - hm[k, y, x - 1])
-            if 0 < y < H - 1:
-                py += 0.25 * np.sign(hm[k, y + 1, x] - hm[k, y - 1, x])
-            kpts[n, k] = (px * stride + stride / 2, py * stride + stride / 2)
-            kpt_scores[n, k] = hm[k, y, x] * float(scores[n])
-    return kpts, kpt_scores
-
-
-def direct_form(head, feats: Tensor, params: Tensor, coords: Tensor,
-                img_ids: Tensor) -> Tensor:
-    """The instance keypoint head as the release computes it (CID's GFD):
-    per instance, a copy of its image's decoupled features, the channel- and
-    spatially-modulated maps concatenated into ``[N, 2C, H, W]`` and fused
-    by the 1x1 conv, with the head's own sub-modules (``head`` is an
-    ``InstanceKeypointHead``)."""
-    g = head.conv_down(feats)[img_ids]
-    fused = torch.cat((head.channel_attention(g, params),
-                       head.spatial_attention(g, params, coords)), dim=1)
-    return head.heatmap_conv(F.relu(head.fuse_attention(fused)))

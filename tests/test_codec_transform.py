@@ -6,6 +6,7 @@ from mmpose.datasets.transforms import GenerateTarget
 
 from mmpose_boir.codecs import BoIRDecoupledHeatmap
 from mmpose_boir.datasets.transforms import BoxEmbeddingSampling
+from tool_modules import load_tool
 
 INPUT, HEATMAP = (128, 128), (32, 32)
 
@@ -167,32 +168,95 @@ def test_errors_name_what_is_missing():
 
 
 def test_decoding_matches_the_per_keypoint_loop():
-    """The codec's batched keypoint decoding against a loop over instances
-    and keypoints (argmax, quarter-cell refinement, scores, stride)."""
+    """The codec's batched keypoint decoding against the release's loop over
+    instances and keypoints (tools/benchmark.py's ``reference_decode``:
+    smoothing, argmax, quarter-cell refinement, scores, stride)."""
     import torch
-    from reference_loops import reference_decode
+    reference_decode = load_tool('benchmark').reference_decode
     g = torch.Generator().manual_seed(0)
     hm = torch.rand(6, 17, 16, 12, generator=g)
     hm[0, 0] = 0
     hm[0, 0, 0, 5] = 1  # maximum on the border: no refinement along y
     scores = torch.rand(6, generator=g)
-    kpts, kpt_scores = BoIRDecoupledHeatmap.decode_keypoints(hm, 3)
+    codec = BoIRDecoupledHeatmap(INPUT, HEATMAP)
+    kpts, kpt_scores = codec.decode_keypoints(hm, 3)
     ref_kpts, ref_scores = reference_decode(hm, scores, 4.0)
     np.testing.assert_allclose(kpts.numpy() * 4.0, ref_kpts, atol=1e-5)
     np.testing.assert_allclose((kpt_scores * scores[:, None]).numpy(),
                                ref_scores, atol=1e-6)
+    # MMPose's codec interface decodes with the same arithmetic
+    mm_kpts, mm_scores = codec.decode(hm.numpy(), scores.numpy())
+    np.testing.assert_allclose(mm_kpts, ref_kpts, atol=1e-5)
+    np.testing.assert_allclose(mm_scores, ref_scores, atol=1e-6)
 
 
 def test_center_decoding_padded_and_unpadded_agree():
     import torch
     g = torch.Generator().manual_seed(1)
     centers = torch.rand(2, 20, 24, generator=g) * 0.5
-    scores, coords, ids = BoIRDecoupledHeatmap.decode_centers(
-        centers, 5, 0.3, 3)
-    p_scores, p_coords, p_ids, valid = BoIRDecoupledHeatmap.decode_centers(
+    codec = BoIRDecoupledHeatmap(INPUT, HEATMAP)
+    scores, coords, ids = codec.decode_centers(centers, 5, 0.3, 3)
+    p_scores, p_coords, p_ids, valid = codec.decode_centers(
         centers, 5, 0.3, 3, padded=True)
     assert len(p_scores) == 10 and valid.sum() == len(scores)
     torch.testing.assert_close(p_scores[valid], scores)
     torch.testing.assert_close(p_coords[valid], coords)
     torch.testing.assert_close(p_ids[valid], ids)
     assert (torch.diff(ids) >= 0).all()  # ordered by image
+
+
+@pytest.mark.parametrize('switches', [
+    dict(), dict(peak_rounding=True), dict(jitter=True),
+    dict(jitter=True, peak_rounding=True), dict(heatmap_min_overlap=0.5),
+    dict(encode_max_instances=1), dict(placeholder_instance=True),
+    dict(min_instance_area=0)], ids=str)
+def test_encoding_and_decoding_agree(switches):
+    """Keypoints at every sub-cell position, encoded then decoded, come back
+    within the codec's quantisation (half a cell): truncation's cell center,
+    or rounding's cell itself. The instance's center cell is the center
+    map's peak (jitter: within one cell of it). Kernel 1: no smoothing, so
+    the Gaussians stay exactly symmetric (no quarter-cell move)."""
+    import torch
+    codec = BoIRDecoupledHeatmap(INPUT, HEATMAP,
+                                 **dict(dict(jitter=False), **switches))
+    K, stride = 17, codec.scale_factor[0]
+    frac = np.linspace(-0.48, 0.98, K)
+    # the center (their mean) at (16.25, 16.75): truncated and rounded differ
+    cells = np.stack((8 + np.arange(K) + frac, 16.5 + frac[::-1]), -1)
+    corners = np.array([[4, 4], [4, 124], [124, 4], [124, 124]], np.float32)
+    np.random.seed(0)
+    enc = codec.encode((cells * stride)[None].astype(np.float32),
+                       np.ones((1, K), np.float32), corners[None])
+    assert list(enc['instance_indices']) == [0]
+    hm = torch.from_numpy(enc['instance_heatmaps'].reshape(1, K, 32, 32))
+    kpts, _ = codec.decode_keypoints(hm, 1)
+    err = np.abs(kpts[0].numpy() - cells)
+    assert err.max() <= 0.5 + 1e-6, err.max(0)
+    mm_kpts, _ = codec.decode(hm.numpy(), np.ones(1), 1)
+    np.testing.assert_allclose(mm_kpts[0], kpts[0].numpy() * stride)
+    _, center, _ = codec.decode_centers(
+        torch.from_numpy(enc['heatmaps'][K:]), 1, 0.5, 1)
+    offset = np.abs(center.numpy() - enc['instance_coords'])
+    assert offset.max() <= (1 if codec.jitter else 0)
+
+
+def test_smoothing_is_the_releases():
+    """``smooth_heatmaps`` (shifted additions, in blocks of maps) against
+    the release's ``(h + avg_pool2d(h)) / 2``, for any kernel, block and
+    shape."""
+    import torch
+    import torch.nn.functional as F
+    from mmpose_boir.models.utils import smooth_heatmaps
+    g = torch.Generator().manual_seed(0)
+    for shape in [(6, 5, 9, 11), (2, 4), (3, 17, 32, 48), (0, 17, 8, 8)]:
+        for dtype in (torch.float32, torch.float64):
+            h = torch.rand(shape, generator=g, dtype=dtype)
+            x = h.reshape(-1, 1, *shape[-2:])
+            for k in (1, 3, 5, 11):
+                ref = ((x + F.avg_pool2d(x, k, 1, (k - 1) // 2)) / 2)
+                for block in (1 << 20, 50):
+                    out = smooth_heatmaps(h, k, block)
+                    assert out.shape == h.shape and out.dtype == dtype
+                    torch.testing.assert_close(out, ref.reshape(shape))
+    with pytest.raises(ValueError, match='blur_kernel_size'):
+        smooth_heatmaps(torch.rand(2, 8, 8), 2)

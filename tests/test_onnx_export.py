@@ -70,6 +70,10 @@ def test_onnxruntime_matches_pytorch(tmp_path, flip_test):
     model = _deploy_model(flip_test=flip_test, score_threshold=0.0)
     x, _ = _sample_input()
     path = export_onnx(model, str(tmp_path / 'boir_tiny.onnx'), x.shape[-2:])
+    # the instance head's deploy form, static shapes (no data-dependent
+    # row selection in the graph)
+    assert model.head.instance_head.deploy
+    assert 'NonZero' not in {n.op_type for n in onnx.load(path).graph.node}
 
     pt_out, ort_out = _run_both(model, path, x)
     M, K = model.max_instances, model.head.num_keypoints

@@ -43,8 +43,7 @@ from mmengine.config import DictAction
 
 import mmpose_boir  # noqa: F401  (compat shims + registration)
 from mmpose_boir.models.heads.boir_head import AUX_HEADS
-from mmpose_boir.codecs.boir_heatmap import (BoIRDecoupledHeatmap,
-                                             sigmoid_clamped)
+from mmpose_boir.models.utils import sigmoid_clamped
 
 
 def parse_args(argv=None):
@@ -132,7 +131,7 @@ def embedding_similarity(model, img: np.ndarray, max_persons: int = 6,
     dense = head.forward(x)
     center = sigmoid_clamped(dense['center'])[:, 0]
     emb = F.normalize(dense['embeddings'].float(), dim=1)[0]
-    scores, coords, _ = BoIRDecoupledHeatmap.decode_centers(
+    scores, coords, _ = head.decoder.decode_centers(
         center, max_persons, score_thr,
         cfg.model.test_cfg.get('blur_kernel_size', 3))
     if beta is None:

@@ -10,6 +10,8 @@ from mmpose.codecs import DecoupledHeatmap
 from mmpose.registry import KEYPOINT_CODECS
 from torch import Tensor
 
+from ..models.utils.heatmaps import smooth_heatmaps
+
 
 def gaussian_radius(height: float, width: float,
                     min_overlap: float = 0.7) -> float:
@@ -53,8 +55,10 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
     - **peaks**: each labelled keypoint (visibility > 0) is drawn at the cell
       ``(int(x), int(y))`` (truncation toward zero, so -0.5 lands on cell 0)
       if that cell is on the map; overlapping Gaussians take the maximum.
-      ``peak_rounding=True`` draws at the nearest cell instead (an opt-in:
-      the release's decoder adds half a cell, which assumes truncation).
+      ``peak_rounding=True`` (an opt-in) draws at the nearest cell instead,
+      the instance center cells too, and :meth:`decode_keypoints` then
+      reads a peak's cell as the keypoint (the release's half-cell offset
+      belongs to truncation).
     - **center**: the mean of the person's labelled keypoints (wherever they
       fall), drawn as channel K of ``heatmaps`` with the same radius; people
       whose box area (input pixels^2, the transformed box: ``w * h`` times
@@ -86,8 +90,8 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
         min_instance_area: minimum box area for a person to get a center
             (32^2 on COCO, 0 on CrowdPose).
         jitter: jitter the instance center cells (training).
-        peak_rounding: draw peaks at the nearest cell (opt-in, not the
-            release).
+        peak_rounding: draw peaks and center cells at the nearest cell and
+            decode accordingly (opt-in, not the release).
         placeholder_instance: one placeholder instance for an image without
             any (the release's distributed training; see above).
     """
@@ -212,7 +216,7 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
         for i in np.argsort(areas):
             if not has_center[i]:
                 continue
-            x, y = int(centers[i, 0]), int(centers[i, 1])
+            x, y = self._cell(*centers[i])
             if x < 0 or x >= W or y < 0 or y >= H:
                 continue
             if self.jitter:
@@ -253,11 +257,11 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
 
     # ---------------------------------------------------------------- decode
     # Decoding is batched tensor code (no Python loop over instances) that
-    # runs inside the network's graph: BoIRHead.predict_tensors calls it for
-    # prediction, export, the benchmark and the visualisation alike.
+    # runs inside the network's graph: BoIRHead.predict_tensors calls the
+    # head's codec for prediction, export, the benchmark and the
+    # visualisation alike.
 
-    @staticmethod
-    def decode_centers(centers: Tensor, max_instances: int,
+    def decode_centers(self, centers: Tensor, max_instances: int,
                        score_threshold: float, blur_kernel_size: int = 3,
                        padded: bool = False) -> Tuple[Tensor, ...]:
         """Instance centers: top-k local maxima of the smoothed center maps.
@@ -276,9 +280,9 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
                 (fixed shapes, for export) instead of only the kept ones.
 
         Returns:
-            ``scores [N]``, ``coords [N, 2]`` (x, y) long, ``img_ids [N]``,
-            ordered by image then by descending score; with ``padded`` also
-            ``valid [N]`` bool and ``N = B * k``.
+            ``scores [N]``, ``coords [N, 2]`` (x, y) long: the peak cells,
+            ``img_ids [N]``, ordered by image then by descending score;
+            with ``padded`` also ``valid [N]`` bool and ``N = B * k``.
         """
         B, H, W = centers.shape
         smoothed = smooth_heatmaps(centers, blur_kernel_size)
@@ -296,16 +300,18 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
                     img_ids.reshape(-1), valid.reshape(-1))
         return scores[valid], coords[valid], img_ids[valid]
 
-    @staticmethod
-    def decode_keypoints(heatmaps: Tensor,
+    def decode_keypoints(self, heatmaps: Tensor,
                          blur_kernel_size: int = 3) -> Tuple[Tensor, Tensor]:
         """Keypoints of instance heatmaps, as the release decodes them.
 
         The maps are smoothed as the centers; each keypoint's argmax moves a
         quarter cell towards the higher of its two neighbours along x and
-        along y (no move at the map border or on ties), and the cell's
-        center is the keypoint: ``(x + 0.5, y + 0.5)`` cells, which is the
-        release's ``x * 4 + 2`` input pixels at stride 4.
+        along y (no move at the map border or on ties). Where the encoder
+        truncates (``peak_rounding=False``, the release), a keypoint in
+        ``[x, x + 1)`` was drawn at cell ``x``, so the cell's center is the
+        keypoint: ``(x + 0.5, y + 0.5)`` cells, the release's ``x * 4 + 2``
+        input pixels at stride 4. Where it rounds (``peak_rounding=True``),
+        cell ``x`` holds ``[x - 0.5, x + 0.5)``: the keypoint is ``(x, y)``.
 
         Args:
             heatmaps: ``[N, K, H, W]`` probabilities.
@@ -315,7 +321,7 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
             keypoints ``[N, K, 2]`` (x, y) in heatmap cells (float) and
             scores ``[N, K]``, the smoothed maxima.
         """
-        heatmaps = _smooth_heatmaps_fast(heatmaps, blur_kernel_size)
+        heatmaps = smooth_heatmaps(heatmaps, blur_kernel_size)
         N, K, H, W = heatmaps.shape
         flat = heatmaps.reshape(N, K, H * W)
         scores, index = flat.max(dim=2)
@@ -331,64 +337,33 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
         dy = torch.sign(value(y_b, x) - value(y_t, x)) * 0.25
         dx = dx * ((x > 0) & (x < W - 1)).float()
         dy = dy * ((y > 0) & (y < H - 1)).float()
-        keypoints = torch.stack((x.float() + dx + 0.5, y.float() + dy + 0.5),
-                                dim=-1)
+        center = 0.0 if self.peak_rounding else 0.5
+        keypoints = torch.stack(
+            (x.float() + dx + center, y.float() + dy + center), dim=-1)
         return keypoints, scores
 
+    def decode(self, instance_heatmaps: np.ndarray,
+               instance_scores: np.ndarray,
+               blur_kernel_size: int = 3) -> Tuple[np.ndarray, np.ndarray]:
+        """MMPose's codec interface (``DecoupledHeatmap.decode``) with this
+        codec's arithmetic (:meth:`decode_keypoints`; MMPose's own decode
+        refines and offsets differently).
 
-def sigmoid_clamped(x: Tensor, delta: float = 1e-4,
-                    inplace: bool = False) -> Tensor:
-    """Sigmoid clamped to ``[delta, 1 - delta]`` (the release's
-    ``_sigmoid``), computed in float32 for half-precision (AMP) maps and in
-    the map's own dtype for float32 and float64. ``inplace``: into ``x``
-    itself when it is not half precision (no new map; not for tensors that
-    autograd needs)."""
-    x = x.to(torch.promote_types(x.dtype, torch.float32))
-    if inplace:
-        return x.sigmoid_().clamp_(min=delta, max=1 - delta)
-    return x.sigmoid().clamp(min=delta, max=1 - delta)
+        Args:
+            instance_heatmaps: ``(N, K, H, W)`` probabilities.
+            instance_scores: ``(N,)`` or ``(N, 1)`` center scores.
+            blur_kernel_size: the smoothing kernel.
 
-
-def smooth_heatmaps(heatmaps: Tensor, kernel: int = 3) -> Tensor:
-    """``(h + avg_pool_k(h)) / 2``; any ``[..., H, W]`` shape."""
-    shape = heatmaps.shape
-    h = heatmaps.reshape(-1, 1, *shape[-2:])
-    pooled = F.avg_pool2d(h, kernel, 1, (kernel - 1) // 2)
-    return ((h + pooled) / 2).reshape(shape)
-
-
-def _smooth_heatmaps_fast(heatmaps: Tensor, kernel: int = 3,
-                          chunk: int = 4) -> Tensor:
-    """:func:`smooth_heatmaps`, bit for bit, faster on CPU.
-
-    PyTorch's CPU ``avg_pool2d`` (contiguous layout) sums each window in
-    row-major order from 0 in the input's dtype and divides by ``k * k``
-    (``count_include_pad``); here the same sums are shifted in-place
-    additions of the zero-padded maps, a few maps at a time so that they
-    stay in cache (~4x faster at one thread on ``[30, 17, 128, 192]``).
-    Tracing and export, autograd, other devices and dtypes: the plain
-    :func:`smooth_heatmaps`.
-    """
-    if (heatmaps.device.type != 'cpu' or heatmaps.dtype != torch.float32
-            or kernel % 2 == 0 or heatmaps.requires_grad
-            or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
-        return smooth_heatmaps(heatmaps, kernel)
-    shape = heatmaps.shape
-    H, W = shape[-2:]
-    x = heatmaps.reshape(-1, H, W)
-    out = torch.empty_like(x)
-    r = (kernel - 1) // 2
-    padded = x.new_zeros((min(chunk, len(x)), H + 2 * r, W + 2 * r))
-    offsets = [(i, j) for i in range(kernel) for j in range(kernel)]
-    for c0 in range(0, len(x), chunk):
-        c1 = min(len(x), c0 + chunk)
-        p, acc = padded[:c1 - c0], out[c0:c1]
-        p[:, r:r + H, r:r + W] = x[c0:c1]
-        acc.copy_(p[:, :H, :W])  # the sum starts at the first offset
-        for i, j in offsets[1:]:
-            acc.add_(p[:, i:i + H, j:j + W])
-        acc.div_(kernel * kernel).add_(x[c0:c1]).mul_(0.5)
-    return out.reshape(shape)
+        Returns:
+            keypoints ``(N, K, 2)`` in input pixels (cells times
+            ``scale_factor``) and keypoint scores ``(N, K)`` (the smoothed
+            maxima times the instance's score).
+        """
+        keypoints, scores = self.decode_keypoints(
+            torch.from_numpy(np.ascontiguousarray(instance_heatmaps)),
+            blur_kernel_size)
+        return (keypoints.numpy() * np.asarray(self.scale_factor),
+                scores.numpy() * np.asarray(instance_scores).reshape(-1, 1))
 
 
 def peak_pool_kernel(height: int, width: int) -> int:

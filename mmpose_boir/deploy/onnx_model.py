@@ -35,8 +35,10 @@ class BoIRDeployModel(nn.Module):
     """Backbone, neck, center head, top-k and instance head of a BoIR model.
 
     Args:
-        model: a built ``BoIR`` estimator (with or without auxiliary heads;
-            they are not used).
+        model: a built BoIR estimator (with or without auxiliary heads;
+            they are not used). It is switched to deploy (MMPose's
+            ``switch_to_deploy()``: the instance keypoint head's inference
+            form, which the exported graph computes).
         max_instances: fixed number of output rows M (default: the model's
             ``test_cfg.max_instances``, 30).
         score_threshold: a row is ``valid`` when its center score is above
@@ -71,6 +73,7 @@ class BoIRDeployModel(nn.Module):
                  normalize: bool = True) -> None:
         super().__init__()
         test_cfg = dict(getattr(model, 'test_cfg', None) or {})
+        model.switch_to_deploy()
         self.backbone = model.backbone
         self.neck = model.neck if getattr(model, 'with_neck', False) else None
         self.head = model.head

@@ -22,8 +22,7 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType
 from torch import Tensor, nn
 
-from ...codecs.boir_heatmap import sigmoid_clamped
-from ..utils import ResidualHead
+from ..utils import ResidualHead, sigmoid_clamped
 
 
 def init_release(module: nn.Module, prior_prob: float = 0.01) -> None:

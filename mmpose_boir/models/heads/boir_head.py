@@ -10,8 +10,7 @@ from mmpose.utils.typing import (ConfigType, Features, OptConfigType,
                                  OptSampleList, Predictions)
 from torch import Tensor, nn
 
-from ..utils import ASPP, ResidualHead
-from ...codecs.boir_heatmap import BoIRDecoupledHeatmap, sigmoid_clamped
+from ..utils import ASPP, ResidualHead, sigmoid_clamped
 from .instance_keypoint_head import InstanceKeypointHead
 # AUX_HEADS (the training-only sub-modules) and KEYPOINT_LAYERS (the
 # parameters whose shape depends on K) are named once, in loading.py
@@ -65,8 +64,10 @@ class BoIRHead(BaseHead):
             ``(y, x)`` to the distance-to-box conversion, so the box is
             ``(y - l, x - t, l + r, t + b)``; ``'xy'`` (opt-in): the
             geometric ``(x - l, y - t, l + r, t + b)``.
-        decoder: the codec; its ``decode_centers``/``decode_keypoints`` decode
-            the heatmaps (a :class:`BoIRDecoupledHeatmap`).
+        decoder: the codec config (a :class:`BoIRDecoupledHeatmap`, the
+            encoder's); its instance's ``decode_centers`` and
+            ``decode_keypoints`` decode the heatmaps. ``None``:
+            :data:`DEFAULT_DECODER`.
         init_cfg: MMEngine init config (the heads initialise themselves).
     """
 
@@ -281,7 +282,7 @@ class BoIRHead(BaseHead):
         through ``flip_indices``, the codec's
         :meth:`~BoIRDecoupledHeatmap.decode_keypoints`, keypoint scores
         times the center score. The decoding is the head's codec's
-        (``decoder``; a default :class:`BoIRDecoupledHeatmap` when none).
+        (``self.decoder``, built from the ``decoder`` config).
 
         Args:
             levels: per scale (main scale first), the features
@@ -329,8 +330,7 @@ class BoIRHead(BaseHead):
         H, W = centers[0].shape[-2:]
         center = torch.stack([_resize(c, (H, W)) for c in centers]).mean(0)
 
-        codec = self.decoder or BoIRDecoupledHeatmap
-        decoded = codec.decode_centers(
+        decoded = self.decoder.decode_centers(
             center, test_cfg.get('max_instances', 30),
             test_cfg.get('score_threshold', 0.01), kernel, padded=padded)
         scores, coords, img_ids = decoded[:3]
@@ -344,7 +344,8 @@ class BoIRHead(BaseHead):
             heatmaps = hm if heatmaps is None else heatmaps + hm
         if len(levels) > 1:
             heatmaps = heatmaps / len(levels)
-        keypoints, keypoint_scores = codec.decode_keypoints(heatmaps, kernel)
+        keypoints, keypoint_scores = self.decoder.decode_keypoints(
+            heatmaps, kernel)
         stride = torch.tensor([input_size[0] / W, input_size[1] / H],
                               dtype=keypoints.dtype, device=keypoints.device)
         out = dict(keypoints=keypoints * stride,
@@ -366,9 +367,10 @@ class BoIRHead(BaseHead):
             coords = torch.cat((coords, coords))
             img_ids = torch.cat((img_ids, img_ids + batch_size))
         params = self.instance_params(x, coords, img_ids)
-        # without autograd, in place: fewer fresh maps
+        # the deploy form's logits are not for autograd: in place, fewer
+        # fresh maps
         hm = sigmoid_clamped(self.instance_head(x, params, coords, img_ids),
-                             inplace=not torch.is_grad_enabled())
+                             inplace=self.instance_head.deploy)
         if flip_test:
             n = len(hm) // 2
             index = torch.as_tensor(flip_indices, dtype=torch.long,
@@ -463,11 +465,23 @@ class BoIRHead(BaseHead):
         return self.bbox_loss(pred, target)
 
 
+#: the codec a head decodes with when its config names none: the release's
+#: W32 COCO sizes (decoding reads only ``peak_rounding``; ``decode`` also
+#: ``scale_factor``)
+DEFAULT_DECODER = dict(type='BoIRDecoupledHeatmap', input_size=(512, 512),
+                       heatmap_size=(128, 128))
+
+
 def _build_codec(cfg: OptConfigType):
-    if cfg is None:
-        return None
+    """The head's codec (``decoder``, or :data:`DEFAULT_DECODER`)."""
     from mmpose.registry import KEYPOINT_CODECS
-    return KEYPOINT_CODECS.build(cfg)
+    codec = KEYPOINT_CODECS.build(DEFAULT_DECODER if cfg is None else cfg)
+    for name in ('decode_centers', 'decode_keypoints'):
+        if not callable(getattr(codec, name, None)):
+            raise TypeError(
+                f'BoIRHead: decoder {type(codec).__name__} has no {name}(); '
+                "use type='BoIRDecoupledHeatmap' (or a codec derived from it)")
+    return codec
 
 
 def _last(feats: Features) -> Tensor:

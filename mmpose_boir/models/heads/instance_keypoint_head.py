@@ -18,25 +18,18 @@ def _linear_ln(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class ChannelAttention(nn.Module):
-    """Modulates each instance's feature map channel-wise by its parameter.
-
-    Shapes: feats ``[N, C, H, W]``, params ``[N, C_in]`` -> ``[N, C, H, W]``.
-    """
+    """The channel attention: ``atn(p_n)`` ``[N, C]`` weighs the channels of
+    the decoupled features for instance n (parameter ``p_n``)."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.atn = _linear_ln(in_channels, out_channels)
 
-    def forward(self, feats: Tensor, params: Tensor) -> Tensor:
-        return feats * self.atn(params)[:, :, None, None]
-
 
 class SpatialAttention(nn.Module):
-    """Spatial mask from the modulated features and the offsets to the center.
-
-    Shapes: feats ``[N, C, H, W]``, params ``[N, C_in]``, coords ``[N, 2]``
-    (x, y cells) -> ``[N, C, H, W]``.
-    """
+    """The spatial attention: ``atn(p_n)`` ``[N, C]`` weighs the channels
+    whose sum, with the offsets to the instance center, gives the spatial
+    mask (:meth:`mask`)."""
 
     coord_scale = 32.0
 
@@ -45,10 +38,6 @@ class SpatialAttention(nn.Module):
         self.atn = _linear_ln(in_channels, out_channels)
         self.conv = nn.Conv2d(3, 1, 5, 1, 2)
         self.norm = nn.InstanceNorm2d(1)
-
-    def forward(self, feats: Tensor, params: Tensor, coords: Tensor) -> Tensor:
-        modulated = feats * self.atn(params)[:, :, None, None]
-        return feats * self.mask(modulated.sum(dim=1, keepdim=True), coords)
 
     def mask(self, fsum: Tensor, coords: Tensor) -> Tensor:
         """The mask ``[N, 1, H, W]`` from the channel sums ``fsum``
@@ -77,17 +66,20 @@ class InstanceKeypointHead(nn.Module):
     IN(conv(cat(<g_b, sa_n>, offsets to the center)))``, ``sa_n =
     spatial_attention.atn(p_n)``. The 1x1 ``fuse`` conv ``[W1 | W2]`` is
     linear, so it is evaluated factorised instead of on the per-instance
-    ``[N, 2C, H, W]`` concatenation:
+    ``[N, 2C, H, W]`` concatenation that the release builds:
 
     ``fuse(...) = (W1 diag(ca_n)) g_b + m_n * (W2 g_b) + bias``
 
-    where ``W2 g_b`` is computed once per image, the first term is one
-    batched matrix product ``[N, C, C] x [N, C, HW]``, and the spatial
-    attention's channel sum ``<g_b, sa_n>`` is a ``[1, C] x [C, HW]``
-    product, with no ``[N, C, H, W]`` modulated copy. The parameters (and
-    the state dict) are those of the direct form, which
-    :class:`ChannelAttention` and :class:`SpatialAttention` still compute
-    on their own.
+    per image, on its features in place: ``W2 g_b`` once, the first term
+    one batched matrix product ``[n, C, C] x [C, HW]``, the spatial
+    attention's channel sum ``<g_b, sa_n>`` a ``[n, C] x [C, HW]`` product.
+    This is the form of training and evaluation (:meth:`forward`).
+
+    :meth:`switch_to_deploy` (MMPose's deploy switch, as RTMO's head; an
+    estimator's ``switch_to_deploy()`` calls it, and so does
+    :class:`~mmpose_boir.deploy.BoIRDeployModel`) selects the inference
+    form :meth:`forward_deploy`: the same function, without autograd, in
+    fewer passes over the fused features, with static shapes for export.
 
     Args:
         in_channels: channels of the backbone features and of the instance
@@ -100,6 +92,11 @@ class InstanceKeypointHead(nn.Module):
     ``[N, 2]`` (x, y), img_ids ``[N]`` -> logits ``[N, K, H, W]``.
     """
 
+    #: set by :meth:`switch_to_deploy`
+    deploy = False
+    #: the deploy form's fused-feature buffer, in elements (see there)
+    chunk_elements = 1 << 23
+
     def __init__(self, in_channels: int, num_keypoints: int,
                  channels: int = 64) -> None:
         super().__init__()
@@ -110,24 +107,26 @@ class InstanceKeypointHead(nn.Module):
             nn.Conv2d(2 * channels, channels, 1), nn.InstanceNorm2d(channels))
         self.heatmap_conv = nn.Conv2d(channels, num_keypoints, 1)
 
+    def switch_to_deploy(self, test_cfg: dict = None) -> None:
+        """From now on :meth:`forward` is :meth:`forward_deploy` (for
+        inference only; not undone). ``test_cfg`` is unused (the signature
+        of MMPose's deploy switches)."""
+        self.deploy = True
+
     def forward(self, feats: Tensor, params: Tensor, coords: Tensor,
                 img_ids: Tensor) -> Tensor:
+        if self.deploy:
+            if self.training:
+                raise RuntimeError(
+                    'InstanceKeypointHead was switched to deploy (inference '
+                    'only): build a new model to train')
+            return self.forward_deploy(feats, params, coords, img_ids)
         g = self.conv_down(feats).flatten(2)  # [B, C, HW]
         H, W = feats.shape[-2:]
         N = len(params)
         if N == 0:
             return g.new_zeros((0, self.heatmap_conv.out_channels, H, W))
-        if torch.onnx.is_in_onnx_export():
-            # static shapes for the exported graph: one copy of the
-            # features per instance instead of the grouping below
-            return self._decouple(g.index_select(0, img_ids), params, coords,
-                                  H, W).reshape(N, -1, H, W)
-        if (not torch.is_grad_enabled()
-                and g.dtype == params.dtype == torch.float32
-                and not torch.is_autocast_enabled(g.device.type)):
-            return self._forward_inference(g, params, coords, img_ids, H, W)
-        # instances grouped by image, so that each image's features are
-        # used in place, without a per-instance copy
+        # instances grouped by image, each image's features used in place
         sels, outs = [], []
         for b in range(len(g)):
             sel = torch.nonzero(img_ids == b).reshape(-1)
@@ -143,8 +142,7 @@ class InstanceKeypointHead(nn.Module):
 
     def _decouple(self, g: Tensor, params: Tensor, coords: Tensor, H: int,
                   W: int) -> Tensor:
-        """Logits ``[n, K, HW]`` of n instances of one image, ``g [C, HW]``
-        (or of any images, ``g [n, C, HW]`` per instance).
+        """Logits ``[n, K, HW]`` of n instances of one image, ``g [C, HW]``.
 
         The fuse conv's bias is not added: the InstanceNorm that follows
         removes any per-channel constant, so its gradient is 0 in the direct
@@ -170,81 +168,81 @@ class InstanceKeypointHead(nn.Module):
         bias = heatmap.bias + 0 * self.fuse_attention[0].bias.sum()
         return out + bias[None, :, None]
 
-    def _forward_inference(self, g: Tensor, params: Tensor, coords: Tensor,
-                           img_ids: Tensor, H: int, W: int) -> Tensor:
-        """:meth:`forward` without autograd (prediction; float32, no
-        autocast): the same function in fewer passes over the
-        ``[n, C, H, W]`` fused features.
+    # ------------------------------------------------------- deploy form
+    def forward_deploy(self, feats: Tensor, params: Tensor, coords: Tensor,
+                       img_ids: Tensor) -> Tensor:
+        """:meth:`forward`'s function for inference (no autograd through
+        it), with the instances grouped by image in increasing order (as
+        the codec's decoding gives them).
 
-        Per image, into one preallocated ``[N, K, HW]`` output (no
-        concatenation or reordering copy when the instances come grouped
-        by image, as the codec orders them):
+        Per image: the spatial attention's 5x5 conv runs on the channel sum
+        only (its offset channels are linear in the center: their share is
+        :meth:`_offset_conv_maps`, once per call); the InstanceNorm's mean
+        of the fused features is computed in closed form (``A_n mean(g) +
+        (W2 g) m_n / HW``) and subtracted inside the product ``A_n g``;
+        ``relu(IN(f)) = rstd * relu(f - mean)`` (``rstd > 0``), so ``rstd``
+        is folded into a per-instance ``heatmap_conv`` weight. The image
+        blocks are read from ``img_ids`` as Python numbers: a traced graph
+        keeps the example's blocks (the deployed model's padded decoding
+        always gives each image the same number of rows).
 
-        * the spatial mask as :meth:`_mask_inference` (no ``[n, 3, H, W]``
-          input to the 5x5 conv);
-        * the fused features' per-channel mean, which the InstanceNorm
-          removes, in closed form (``A_n mean(g) + (W2 g) m_n / HW``),
-          subtracted in the same pass that adds ``m_n * (W2 g)``, and
-          ``A_n g`` accumulated in place onto it;
-        * ``relu(IN(f)) = rstd * relu(f - mean)`` (``rstd > 0``), so the
-          ``rstd`` scaling is folded into a per-instance ``heatmap_conv``
-          weight and the logits are one batched product with the bias,
-          without a normalised copy or a transposed copy.
+        Raises:
+            ValueError: ``img_ids`` not grouped by image in increasing
+                order, or not in ``[0, B)``.
         """
-        N, K = len(params), self.heatmap_conv.out_channels
-        out = g.new_empty((N, K, H * W))
+        g = self.conv_down(feats).flatten(2)  # [B, C, HW]
+        H, W = feats.shape[-2:]
+        ids = img_ids.tolist()
+        if ids != sorted(ids) or (ids and not 0 <= ids[0] <= ids[-1] < len(g)):
+            raise ValueError(
+                'InstanceKeypointHead.forward_deploy: img_ids must be grouped '
+                f'by image in increasing order, in [0, {len(g)}); got {ids}')
+        if not ids:
+            return g.new_zeros((0, self.heatmap_conv.out_channels, H, W))
         offsets = self._offset_conv_maps(H, W, g.dtype, g.device)
-        counts = torch.bincount(img_ids, minlength=len(g))
-        # one buffer for the fused features of every image (fewer fresh
-        # pages to fault in than one allocation per image)
-        work = g.new_empty(int(counts.max()) * g.shape[1] * H * W)
+        C, HW = g.shape[1:]
+        w2 = self.fuse_attention[0].weight.reshape(C, 2 * C)[:, C:]
+        # a few instances at a time: their fused features fit a buffer that
+        # the allocator reuses (a fresh one per image costs page faults)
+        step = max(1, self.chunk_elements // (C * HW))
+        outs, lo = [], 0
         for b in range(len(g)):
-            sel = torch.nonzero(img_ids == b).reshape(-1)
-            n = sel.numel()
-            if n == 0:
-                continue
-            lo = int(sel[0])
-            if int(sel[-1]) - lo + 1 == n:  # a contiguous block of rows
-                self._decouple_inference(g[b], params[lo:lo + n],
-                                         coords[lo:lo + n], H, W, offsets,
-                                         out[lo:lo + n], work)
-            else:
-                part = g.new_empty((n, K, H * W))
-                self._decouple_inference(g[b], params[sel], coords[sel], H,
-                                         W, offsets, part, work)
-                out.index_copy_(0, sel, part)
-        return out.reshape(N, K, H, W)
+            image = (g[b], torch.matmul(w2, g[b]), g[b].mean(1))
+            hi = lo + ids.count(b)
+            for i in range(lo, hi, step):
+                j = min(i + step, hi)
+                outs.append(self._decouple_deploy(
+                    image, params[i:j], coords[i:j], offsets, H, W))
+            lo = hi
+        out = outs[0] if len(outs) == 1 else torch.cat(outs)
+        return out.reshape(len(ids), -1, H, W)
 
-    def _decouple_inference(self, g: Tensor, params: Tensor, coords: Tensor,
-                            H: int, W: int, offsets: Tensor, out: Tensor,
-                            work: Tensor) -> None:
-        """The logits of n instances of one image (``g [C, HW]``, any
-        strides) written into ``out [n, K, HW]``, with the flat buffer
-        ``work`` (at least ``n * C * HW``) for the fused features and the
-        maps of :meth:`_offset_conv_maps`; see :meth:`_forward_inference`."""
+    def _decouple_deploy(self, image: tuple, params: Tensor, coords: Tensor,
+                         offsets: Tensor, H: int, W: int) -> Tensor:
+        """Logits ``[n, K, HW]`` of n instances of one image, ``image`` =
+        ``(g [C, HW]`` (any strides), ``W2 g``, ``mean(g)`` over HW); see
+        :meth:`forward_deploy`."""
+        g, g2, g_mean = image
         C, HW = g.shape
         n = len(params)
-        fuse = self.fuse_attention[0].weight.reshape(C, 2 * C)
+        w1 = self.fuse_attention[0].weight.reshape(C, 2 * C)[:, :C]
         ca = self.channel_attention.atn(params)  # [n, C]
         sa = self.spatial_attention.atn(params)  # [n, C]
-        mask = self._mask_inference(torch.matmul(sa, g), coords, offsets, H,
-                                    W)
-        g2 = torch.matmul(fuse[:, C:], g)  # W2 g, [C, HW]
-        a = fuse[None, :, :C] * ca[:, None, :]  # W1 diag(ca_n), [n, C, C]
+        mask = self._mask_deploy(torch.matmul(sa, g), coords, offsets, H, W)
+        a = (w1[None] * ca[:, None, :]).reshape(n * C, C)  # W1 diag(ca_n)
         # the mean over HW of A_n g + m_n * (W2 g), per instance and channel
-        mean = torch.matmul(a, g.mean(1)) + torch.matmul(mask, g2.t()) / HW
+        mean = torch.matmul(a, g_mean).reshape(n, C) + torch.matmul(
+            mask, g2.t()) / HW
         # the centered fused features: m_n * (W2 g) - mean, then + A_n g
-        fused = work[:n * C * HW].view(n, C, HW)
-        torch.addcmul(mean.neg()[:, :, None], mask[:, None, :], g2[None],
-                      out=fused)
-        fused.view(n * C, HW).addmm_(a.reshape(n * C, C), g)
-        var = torch.linalg.vector_norm(fused, dim=2).square_() / HW
-        rstd = (var + self.fuse_attention[1].eps).rsqrt_()
-        fused.relu_()
+        fused = torch.addcmul(mean.neg()[:, :, None], mask[:, None, :],
+                              g2[None]).view(n * C, HW).addmm_(a, g)
+        fused = fused.view(n, C, HW)
+        rstd = (torch.linalg.vector_norm(fused, dim=2).square() / HW +
+                self.fuse_attention[1].eps).rsqrt()
         heatmap = self.heatmap_conv
         weight = heatmap.weight.reshape(1, -1, C) * rstd[:, None, :]
-        torch.baddbmm(heatmap.bias[None, :, None].expand(n, -1, HW), weight,
-                      fused, out=out)
+        return torch.baddbmm(heatmap.bias[None, :, None], weight,
+                             fused.relu_())
 
     def _offset_conv_maps(self, H: int, W: int, dtype: torch.dtype,
                           device: torch.device) -> Tensor:
@@ -252,7 +250,7 @@ class InstanceKeypointHead(nn.Module):
         channels, split as ``U_x, V_x, U_y, V_y`` with ``U = conv(1 / s)``
         and ``V = conv(pos / s)`` (zero padding as the conv's), so that on
         the offsets of center ``c`` it is ``c_x U_x - V_x + c_y U_y - V_y``.
-        They depend on the map size only: once per forward."""
+        They depend on the map size only."""
         sa = self.spatial_attention
         ys = torch.arange(H, device=device, dtype=dtype)[:, None].expand(H, W)
         xs = torch.arange(W, device=device, dtype=dtype)[None, :].expand(H, W)
@@ -262,18 +260,13 @@ class InstanceKeypointHead(nn.Module):
         return F.conv2d(maps, w[0, [1, 1, 2, 2], None],
                         padding=sa.conv.padding, groups=4)[0].reshape(4, H * W)
 
-    def _mask_inference(self, fsum: Tensor, coords: Tensor, offsets: Tensor,
-                        H: int, W: int) -> Tensor:
+    def _mask_deploy(self, fsum: Tensor, coords: Tensor, offsets: Tensor,
+                     H: int, W: int) -> Tensor:
         """:meth:`SpatialAttention.mask` as ``[n, HW]`` from the channel
-        sums ``fsum [n, HW]``.
-
-        The 5x5 conv is linear and the offset channels are linear in the
-        center, so its share of the offsets comes from ``offsets`` (see
-        :meth:`_offset_conv_maps`) and the conv itself runs on the one
-        channel ``fsum`` only, as a depthwise conv over the instances
-        (``[1, n, H, W]``, n groups; much faster on CPU than ``n`` images
-        of one channel).
-        """
+        sums ``fsum [n, HW]``: the 5x5 conv on ``fsum`` alone, as a
+        depthwise conv over the instances (``[1, n, H, W]``, n groups; much
+        faster on CPU than n images of one channel), plus the offsets'
+        share from ``offsets`` (:meth:`_offset_conv_maps`)."""
         sa = self.spatial_attention
         n = len(fsum)
         w = sa.conv.weight  # [1, 3, 5, 5]

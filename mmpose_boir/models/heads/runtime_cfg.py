@@ -41,8 +41,6 @@ BOOL: Kind = (_bool, 'True or False')
 NUMBER: Kind = (_number, 'a finite number')
 NUMBER_OR_NONE: Kind = (lambda v: v is None or _number(v),
                         'a finite number or None')
-BOOL_OR_NONE: Kind = (lambda v: v is None or _bool(v),
-                      'True, False or None')
 INT: Kind = (_int, 'an integer')
 POSITIVE_INT: Kind = (lambda v: _int(v) and v > 0, 'a positive integer')
 ODD_POSITIVE_INT: Kind = (lambda v: _int(v) and v > 0 and v % 2 == 1,
@@ -60,7 +58,6 @@ TEST_CFG: Dict[str, Kind] = {
     # (evaluation); MMPose's inferencer sets it to its ``bbox_thr``
     'score_thr': NUMBER_OR_NONE,
     'output_heatmaps': BOOL,  # also set by MMPose's inferencer
-    'channels_last': BOOL_OR_NONE,  # read by the BoIR estimator
     # MMPose's CID configs set these two; CID's head and BoIR's ignore them
     'shift_heatmap': BOOL,
     'align_corners': BOOL,

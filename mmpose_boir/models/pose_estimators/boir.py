@@ -22,30 +22,8 @@ class BoIR(BottomupPoseEstimator):
     estimator cannot do: a multi-scale test pyramid
     (``test_cfg.multiscale_test`` with ``BottomupResize(aug_scales=[...])``,
     :class:`PackMultiScalePoseInputs` and :class:`BoIRDataPreprocessor`)
-    reaching ``predict``, plus the CPU inference options below.
+    reaching ``predict``.
     """
-
-    def predict(self, inputs, data_samples):
-        """MMPose's ``predict``, under ``torch.inference_mode()``: no
-        autograd bookkeeping on the prediction path (the results are
-        numpy arrays)."""
-        with torch.inference_mode():
-            return super().predict(inputs, data_samples)
-
-    def extract_feat(self, inputs):
-        """MMPose's ``extract_feat``; in eval mode, with
-        ``test_cfg.channels_last`` (``None``, the default: on CPU only), the
-        input is converted to the channels-last memory format (NHWC), which
-        every conv, norm and resize then keeps: oneDNN's NHWC kernels are
-        about 1.2x (backbone) to 1.8x (the neck's dilated convs) faster at
-        one CPU thread. The features are the same up to float rounding
-        (~1e-6 relative). Training is unaffected."""
-        use = self.test_cfg.get('channels_last')
-        if use is None:
-            use = inputs.device.type == 'cpu'
-        if use and not self.training:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return super().extract_feat(inputs)
 
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
         """``BottomupPoseEstimator.forward``; in predict mode with
