@@ -90,6 +90,7 @@ def xdist_group(item):
     return group
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """Under ``--dist loadgroup``: the tests of each ``xdist_group`` on one
     worker (except SPREAD_MODULES), and FIRST_MODULES first."""

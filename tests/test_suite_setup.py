@@ -44,6 +44,8 @@ def test_repo_env_keeps_processes_to_one_thread(monkeypatch):
 def test_modules_are_grouped_unless_spread(request):
     mark = request.node.get_closest_marker('xdist_group')
     assert mark is not None and mark.args == ('test_suite_setup.py', )
+    if conftest.XDIST_WORKER:  # the group xdist schedules by
+        assert request.node.nodeid.endswith('@test_suite_setup.py')
     tests = osp.dirname(osp.abspath(conftest.__file__))
     for name in sorted(conftest.SPREAD_MODULES | set(conftest.FIRST_MODULES)):
         assert osp.isfile(osp.join(tests, name)), f'{name} does not exist'
@@ -84,4 +86,7 @@ def test_one_group_per_module_fixture_instance(per_module, arg, request):
     parameter does not split the group."""
     mark = request.node.get_closest_marker('xdist_group')
     index = ['a', 'b'].index(per_module)
-    assert mark.args == (f'test_suite_setup.py[per_module={index}]', )
+    group = f'test_suite_setup.py[per_module={index}]'
+    assert mark.args == (group, )
+    if conftest.XDIST_WORKER:
+        assert request.node.nodeid.endswith('@' + group)
