@@ -86,7 +86,7 @@ def test_deploy_form_equals_training_form(dtype, channels_last, img_ids):
 def test_deploy_form_in_chunks():
     """More instances than one buffer holds: the same logits."""
     plain, deploy = _head(torch.float64), _head(torch.float64, deploy=True)
-    deploy.chunk_elements = 2 * 8 * 9 * 11  # two instances at a time
+    deploy.chunk_bytes = 2 * 8 * 9 * 11 * 8  # two instances at a time
     inputs = _inputs([0, 0, 0, 1, 2, 2], torch.float64)
     with torch.no_grad():
         torch.testing.assert_close(deploy(*inputs), plain(*inputs),

@@ -94,8 +94,10 @@ class InstanceKeypointHead(nn.Module):
 
     #: set by :meth:`switch_to_deploy`
     deploy = False
-    #: the deploy form's fused-feature buffer, in elements (see there)
-    chunk_elements = 1 << 23
+    #: the most bytes of fused features the deploy form makes at a time
+    #: (below glibc's largest mmap threshold, 32 MiB, so that the allocator
+    #: reuses the buffer instead of faulting in fresh pages for each)
+    chunk_bytes = 30 << 20
 
     def __init__(self, in_channels: int, num_keypoints: int,
                  channels: int = 64) -> None:
@@ -202,9 +204,8 @@ class InstanceKeypointHead(nn.Module):
         offsets = self._offset_conv_maps(H, W, g.dtype, g.device)
         C, HW = g.shape[1:]
         w2 = self.fuse_attention[0].weight.reshape(C, 2 * C)[:, C:]
-        # a few instances at a time: their fused features fit a buffer that
-        # the allocator reuses (a fresh one per image costs page faults)
-        step = max(1, self.chunk_elements // (C * HW))
+        # a few instances at a time (see chunk_bytes)
+        step = max(1, self.chunk_bytes // (C * HW * g.element_size()))
         outs, lo = [], 0
         for b in range(len(g)):
             image = (g[b], torch.matmul(w2, g[b]), g[b].mean(1))
