@@ -197,6 +197,15 @@ class MultiPersonHeatmapHead(_DenseAuxHead):
                 f'MultiPersonHeatmapHead: {logits.shape[1]} heatmap channels '
                 f'predicted for a target of {heatmaps.shape[1]} (the codec '
                 'encodes K keypoints and the center: out_channels = K + 1)')
-        with torch.autocast(logits.device.type, enabled=False):
-            pred = sigmoid_clamped(logits.to(_loss_dtype(logits)))
-            return self.loss_module(pred, heatmaps, None, mask)
+        return heatmap_loss(self.loss_module, logits, heatmaps, mask)
+
+
+def heatmap_loss(loss_module: nn.Module, logits: Tensor, heatmaps: Tensor,
+                 mask: Tensor = None) -> Tensor:
+    """``loss_module`` (a heatmap loss such as ``FocalHeatmapLoss``) on the
+    clamped sigmoid of ``logits``, in float32 (float64 for float64 maps),
+    outside autocast: :meth:`MultiPersonHeatmapHead.loss`, and the center
+    heatmap's loss of a head without that part."""
+    with torch.autocast(logits.device.type, enabled=False):
+        pred = sigmoid_clamped(logits.to(_loss_dtype(logits)))
+        return loss_module(pred, heatmaps, None, mask)
