@@ -428,19 +428,26 @@ def test_each_part_switches_on_alone(on, cid_samples):
     losses[LOSS_NAMES[on]].backward()
     grads = [p.grad for p in getattr(head, on).parameters()]
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
-    # float64 model: float64 loss; weight scales the loss
+    # float64 model: the part hands its loss float64 maps (the heatmaps'
+    # clamped sigmoid: float32, as the release), whatever the loss module
+    # then computes in
     head64 = copy.deepcopy(head).double()
-    loss64 = head64.loss((feats[0].double(), ), cid_samples)[LOSS_NAMES[on]]
-    assert loss64.dtype == torch.float64
+    part = getattr(head64, on)
+    seen = []
+    part.loss_module.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].dtype))
+    head64.loss((feats[0].double(), ), cid_samples)
+    assert seen == [torch.float32 if on == 'heatmap_head' else torch.float64]
+    # the weight scales the loss
     heavier = copy.deepcopy(cfg)
     heavier[on] = dict(heavier[on], loss=dict(heavier[on]['loss'],
                                               loss_weight=2.0 * heavier[on]
                                               ['loss']['loss_weight']))
     twice = MODELS.build(heavier)
-    twice.load_state_dict(head64.float().state_dict())
+    twice.load_state_dict(head.state_dict())
     torch.testing.assert_close(
         twice.loss(feats, cid_samples)[LOSS_NAMES[on]],
-        2 * head64.float().loss(feats, cid_samples)[LOSS_NAMES[on]])
+        2 * head.loss(feats, cid_samples)[LOSS_NAMES[on]])
     with pytest.raises(ValueError, match='every part is switched off'):
         MODELS.build(dict(box_cfg, **{p: None for p in PARTS}))
 

@@ -5,9 +5,10 @@ Each part is BoIR's small head (:class:`ResidualHead`: a ResNet BasicBlock,
 then a 3x3 conv to the output channels; its state-dict keys ``0.*`` and
 ``1.*``) on a neck's output, plus the loss that trains it, built from
 config (``loss_module``, no parameters). ``forward`` gives the raw map,
-``loss`` the weighted loss of a map against its targets. Losses run in
-float32 under autocast (half-precision maps are cast up) and in float64 for
-a float64 model.
+``loss`` the weighted loss of a map against its targets, outside autocast:
+the maps reach the loss modules in float32 (half-precision maps cast up),
+or in float64 for a float64 model, except the heatmaps, whose clamped
+sigmoid is float32 for any dtype (:func:`sigmoid_clamped`, as the release).
 
 The parts leave their weights as PyTorch initialises them (or as their
 ``init_cfg`` says, at ``init_weights``); the heads that compose them give
@@ -203,9 +204,9 @@ class MultiPersonHeatmapHead(_DenseAuxHead):
 def heatmap_loss(loss_module: nn.Module, logits: Tensor, heatmaps: Tensor,
                  mask: Tensor = None) -> Tensor:
     """``loss_module`` (a heatmap loss such as ``FocalHeatmapLoss``) on the
-    clamped sigmoid of ``logits``, in float32 (float64 for float64 maps),
+    clamped sigmoid of ``logits`` (float32, see :func:`sigmoid_clamped`),
     outside autocast: :meth:`MultiPersonHeatmapHead.loss`, and the center
     heatmap's loss of a head without that part."""
     with torch.autocast(logits.device.type, enabled=False):
-        pred = sigmoid_clamped(logits.to(_loss_dtype(logits)))
+        pred = sigmoid_clamped(logits)
         return loss_module(pred, heatmaps, None, mask)
