@@ -260,3 +260,34 @@ def test_smoothing_is_the_releases():
                     torch.testing.assert_close(out, ref.reshape(shape))
     with pytest.raises(ValueError, match='blur_kernel_size'):
         smooth_heatmaps(torch.rand(2, 8, 8), 2)
+
+
+def test_the_head_decodes_with_its_codec():
+    """``BoIRHead(decoder=...)``: the configured codec decodes (here its
+    ``peak_rounding``: every keypoint half a cell lower); no decoder: the
+    default codec; a codec without BoIR's decoding: a clear error."""
+    import torch
+    from mmpose.registry import MODELS
+
+    import mmpose_boir  # noqa: F401
+    codec = dict(type='BoIRDecoupledHeatmap', input_size=INPUT,
+                 heatmap_size=HEATMAP)
+    heads = []
+    for decoder in (None, codec, dict(codec, peak_rounding=True)):
+        torch.manual_seed(0)
+        heads.append(MODELS.build(dict(
+            type='BoIRHead', in_channels=8, num_keypoints=3,
+            neck_channels=8, aspp_channels=4, head_channels=8,
+            gfd_channels=4, with_aux_heads=False, decoder=decoder)).eval())
+    assert isinstance(heads[0].decoder, BoIRDecoupledHeatmap)
+    x = torch.randn(1, 8, 16, 16)
+    with torch.no_grad():
+        out = [h.predict_tensors([x], 1, (64, 64), dict(
+            max_instances=2, score_threshold=-1.0)) for h in heads]
+    torch.testing.assert_close(out[0]['keypoints'], out[1]['keypoints'])
+    torch.testing.assert_close(out[2]['keypoints'],
+                               out[1]['keypoints'] - 0.5 * 4)
+    with pytest.raises(TypeError, match='BoIRDecoupledHeatmap'):
+        MODELS.build(dict(type='BoIRHead', in_channels=8, decoder=dict(
+            type='DecoupledHeatmap', input_size=INPUT,
+            heatmap_size=HEATMAP)))

@@ -177,16 +177,18 @@ class InstanceKeypointHead(nn.Module):
         it), with the instances grouped by image in increasing order (as
         the codec's decoding gives them).
 
-        Per image: the spatial attention's 5x5 conv runs on the channel sum
-        only (its offset channels are linear in the center: their share is
+        Per image, a few instances at a time (:attr:`chunk_bytes`): the
+        spatial attention's 5x5 conv runs on the channel sum only (its
+        offset channels are linear in the center: their share is
         :meth:`_offset_conv_maps`, once per call); the InstanceNorm's mean
         of the fused features is computed in closed form (``A_n mean(g) +
-        (W2 g) m_n / HW``) and subtracted inside the product ``A_n g``;
-        ``relu(IN(f)) = rstd * relu(f - mean)`` (``rstd > 0``), so ``rstd``
-        is folded into a per-instance ``heatmap_conv`` weight. The image
-        blocks are read from ``img_ids`` as Python numbers: a traced graph
-        keeps the example's blocks (the deployed model's padded decoding
-        always gives each image the same number of rows).
+        (W2 g) m_n / HW``) and subtracted while ``m_n * (W2 g)`` is formed,
+        ``A_n g`` then added in place; ``relu(IN(f)) = rstd * relu(f -
+        mean)`` (``rstd > 0``), so ``rstd`` is folded into a per-instance
+        ``heatmap_conv`` weight. The image blocks are read from ``img_ids``
+        as Python numbers: a traced graph keeps the example's blocks (the
+        deployed model's padded decoding always gives each image the same
+        number of rows).
 
         Raises:
             ValueError: ``img_ids`` not grouped by image in increasing
