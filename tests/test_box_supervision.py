@@ -428,16 +428,15 @@ def test_each_part_switches_on_alone(on, cid_samples):
     losses[LOSS_NAMES[on]].backward()
     grads = [p.grad for p in getattr(head, on).parameters()]
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
-    # float64 model: the part hands its loss float64 maps (the heatmaps'
-    # clamped sigmoid: float32, as the release), whatever the loss module
-    # then computes in
+    # float64 model: the part hands its loss float32 maps, as the release
+    # casts them
     head64 = copy.deepcopy(head).double()
     part = getattr(head64, on)
     seen = []
     part.loss_module.register_forward_pre_hook(
         lambda module, args: seen.append(args[0].dtype))
     head64.loss((feats[0].double(), ), cid_samples)
-    assert seen == [torch.float32 if on == 'heatmap_head' else torch.float64]
+    assert seen == [torch.float32]
     # the weight scales the loss
     heavier = copy.deepcopy(cfg)
     heavier[on] = dict(heavier[on], loss=dict(heavier[on]['loss'],

@@ -5,10 +5,9 @@ Each part is BoIR's small head (:class:`ResidualHead`: a ResNet BasicBlock,
 then a 3x3 conv to the output channels; its state-dict keys ``0.*`` and
 ``1.*``) on a neck's output, plus the loss that trains it, built from
 config (``loss_module``, no parameters). ``forward`` gives the raw map,
-``loss`` the weighted loss of a map against its targets, outside autocast:
-the maps reach the loss modules in float32 (half-precision maps cast up),
-or in float64 for a float64 model, except the heatmaps, whose clamped
-sigmoid is float32 for any dtype (:func:`sigmoid_clamped`, as the release).
+``loss`` the weighted loss of a map against its targets, outside autocast,
+the map cast to float32 as the release casts its maps (half precision under
+AMP, and float64 in a float64 model, alike).
 
 The parts leave their weights as PyTorch initialises them (or as their
 ``init_cfg`` says, at ``init_weights``); the heads that compose them give
@@ -39,11 +38,6 @@ def init_release(module: nn.Module, prior_prob: float = 0.01) -> None:
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, std=0.001)
             nn.init.constant_(m.bias, 0)
-
-
-def _loss_dtype(t: Tensor) -> torch.dtype:
-    """float32, or float64 for float64 maps (half precision is cast up)."""
-    return torch.promote_types(t.dtype, torch.float32)
 
 
 class _DenseAuxHead(Sequential):
@@ -86,8 +80,7 @@ class PixelEmbeddingHead(_DenseAuxHead):
         """Shapes: embeddings ``[B, D, H, W]`` (raw, from :meth:`forward`),
         boxes B tensors ``[n_b, 4]`` (x, y, w, h in map cells) -> scalar."""
         with torch.autocast(embeddings.device.type, enabled=False):
-            return self.loss_module(embeddings.to(_loss_dtype(embeddings)),
-                                    boxes)
+            return self.loss_module(embeddings.float(), boxes)
 
 
 @MODELS.register_module()
@@ -145,7 +138,7 @@ class BoxRegressionHead(_DenseAuxHead):
         boxes ``[N, 4]`` (x, y, w, h) -> scalar (0, in the graph, for N = 0).
         """
         with torch.autocast(box_dist.device.type, enabled=False):
-            box_dist = box_dist.to(_loss_dtype(box_dist))
+            box_dist = box_dist.float()
             if len(img_ids) == 0:
                 return box_dist.sum() * 0.0
             H, W = box_dist.shape[-2:]

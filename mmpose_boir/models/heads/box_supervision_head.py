@@ -131,6 +131,9 @@ class BoxSupervisionHead(BaseModule):
         some = next(iter(maps.values()))
         H, W = some.shape[-2:]
         B = len(some)
+        # targets as BoIRHead's: heatmaps in float32, or float64 for a
+        # float64 model; boxes in float32 (the maps enter the losses in
+        # float32, see aux_heads.py)
         dtype = torch.promote_types(some.dtype, torch.float32)
         losses = {}
         if self.heatmap_head is not None:
@@ -140,7 +143,7 @@ class BoxSupervisionHead(BaseModule):
                 maps['heatmap_head'], heatmaps, mask)
         if self.embedding_head is not None or self.bbox_head is not None:
             boxes = collect_instance_boxes(batch_data_samples, (W, H),
-                                           some.device, dtype)
+                                           some.device)
             if self.embedding_head is not None:
                 losses[LOSS_NAMES['embedding_head']] = \
                     self.embedding_head.loss(maps['embedding_head'],
