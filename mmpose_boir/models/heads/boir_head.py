@@ -396,8 +396,12 @@ class BoIRHead(BaseHead):
         self._checkpoint_keypoints = None
         x = _last(feats)
         B = len(x)
+        # the targets in float32, or in float64 for a model widened to it
+        # (as the release's batch in its float64 run); the predicted maps
+        # enter the losses in float32, as the release casts them
+        dtype = torch.promote_types(x.dtype, torch.float32)
         targets = _collect_targets(batch_data_samples, self.num_keypoints,
-                                   x.device)
+                                   x.device, dtype)
         dense = self.forward(x)
         multi_logits = torch.cat((dense['keypoints'], dense['center']), dim=1)
 
@@ -513,8 +517,12 @@ def _rescale_coords(coords: Tensor, src: Tuple[int, int],
 
 
 def _collect_targets(samples: OptSampleList, num_keypoints: int,
-                     device: torch.device) -> Dict[str, Tensor]:
-    """Stack the encoded targets of a batch (see BoIRDecoupledHeatmap)."""
+                     device: torch.device,
+                     dtype: torch.dtype = torch.float32) -> Dict[str, Tensor]:
+    """Stack the encoded targets of a batch (see BoIRDecoupledHeatmap):
+    the heatmaps, mask and keypoint weights (float32 values, as the data
+    pipeline makes them) in ``dtype``, the boxes in float32 (the box losses
+    compute in float32)."""
     heatmaps, masks, coords, ids, inst_hms, weights, boxes = ([] for _ in
                                                                range(7))
     for i, d in enumerate(samples):
@@ -539,15 +547,18 @@ def _collect_targets(samples: OptSampleList, num_keypoints: int,
         weights.append(torch.as_tensor(labels.keypoint_weights).reshape(
             n, num_keypoints))
         boxes.append(torch.as_tensor(labels.instance_boxes).reshape(n, 4))
-    heatmaps = torch.stack(heatmaps).to(device).float()
+
+    def values(t: Tensor) -> Tensor:
+        return t.to(device).float().to(dtype)
+
     return dict(
-        heatmaps=heatmaps,
-        heatmap_mask=(torch.stack(masks).to(device).float()
+        heatmaps=values(torch.stack(heatmaps)),
+        heatmap_mask=(values(torch.stack(masks))
                       if len(masks) == len(samples) else None),
         coords=torch.cat(coords).long().to(device),
         img_ids=torch.cat(ids).to(device),
-        instance_heatmaps=torch.cat(inst_hms).to(device).float(),
-        keypoint_weights=torch.cat(weights).to(device).float(),
+        instance_heatmaps=values(torch.cat(inst_hms)),
+        keypoint_weights=values(torch.cat(weights)),
         boxes=torch.cat(boxes).to(device).float())
 
 

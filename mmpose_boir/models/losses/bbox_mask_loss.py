@@ -101,9 +101,11 @@ class BboxMaskLoss(nn.Module):
         num_boxes = sum(len(b) for b in boxes)
         if num_boxes == 0:
             return embeddings.sum() * 0.0
-        emb = F.normalize(embeddings.float(), dim=1).flatten(2)  # [B, D, HW]
+        # float32, or float64 for float64 embeddings (half ones cast up)
+        emb = F.normalize(embeddings.to(torch.promote_types(
+            embeddings.dtype, torch.float32)), dim=1).flatten(2)  # [B, D, HW]
         device = emb.device
-        box = pad_sequence([b.to(device=device, dtype=torch.float32).reshape(
+        box = pad_sequence([b.to(device=device, dtype=emb.dtype).reshape(
             -1, 4) for b in boxes], batch_first=True)  # [B, M, 4]
         lengths = torch.tensor([len(b) for b in boxes], device=device)
         M = box.shape[1]
@@ -121,7 +123,7 @@ class BboxMaskLoss(nn.Module):
         in_x = (cols >= x1[..., None]) & (cols < x2[..., None])  # [B, M, W]
         in_y = (rows >= y1[..., None]) & (rows < y2[..., None])  # [B, M, H]
         mask = (in_y[..., :, None] & in_x[..., None, :]).flatten(2)
-        mask = (mask & kept[..., None]).float()  # [B, M, HW]
+        mask = (mask & kept[..., None]).to(emb.dtype)  # [B, M, HW]
 
         if self.center == 'box':
             cx, cy = torch.floor(x + w / 2), torch.floor(y + h / 2)
@@ -158,7 +160,7 @@ class BboxMaskLoss(nn.Module):
             pair = torch.stack((pos_mean, bg), dim=2).flatten(0, 1)
             pair_valid = torch.stack((kept, has_bg), dim=2).flatten(0, 1)
             push = associative_push(pair, pair_valid, self.beta).view(B, M)
-            instance_terms = ((pull + push) * kept.float()).sum()
+            instance_terms = ((pull + push) * kept.to(emb.dtype)).sum()
             cross = associative_push(centers, kept, self.beta).sum()
         else:
             union = mask.amax(1)  # [B, HW]

@@ -35,7 +35,10 @@ class CIoULoss(nn.Module):
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         if pred.numel() == 0:
             return pred.sum() * 0.0
-        pred, target = pred.float(), target.float()
+        # float32, or float64 when either box is (half ones cast up)
+        dtype = torch.promote_types(
+            torch.promote_types(pred.dtype, target.dtype), torch.float32)
+        pred, target = pred.to(dtype), target.to(dtype)
         eps = self.eps
         px1, py1, pw, ph = pred.unbind(-1)
         tx1, ty1, tw, th = target.unbind(-1)

@@ -7,15 +7,16 @@ from torch import Tensor
 
 def sigmoid_clamped(x: Tensor, delta: float = 1e-4,
                     inplace: bool = False) -> Tensor:
-    """Sigmoid clamped to ``[delta, 1 - delta]`` (the release's
-    ``_sigmoid``), computed in float32 for half-precision (AMP) maps and in
-    the map's own dtype for float32 and float64. ``inplace``: into ``x``
-    itself when it is not half precision (no new map; not for tensors that
+    """Sigmoid clamped to ``[delta, 1 - delta]``, computed in float32 for
+    any input dtype, float64 included: the release's
+    ``_sigmoid(x.type(torch.float32))``, whose maps are float32 also when
+    its network runs in float64 (its float64 center map is float32 values;
+    a float64 sigmoid reorders its near-tied peaks). ``inplace``: into
+    ``x`` itself when it is float32 (no new map; not for tensors that
     autograd needs)."""
-    x = x.to(torch.promote_types(x.dtype, torch.float32))
     if inplace:
-        return x.sigmoid_().clamp_(min=delta, max=1 - delta)
-    return x.sigmoid().clamp(min=delta, max=1 - delta)
+        return x.float().sigmoid_().clamp_(min=delta, max=1 - delta)
+    return x.float().sigmoid().clamp(min=delta, max=1 - delta)
 
 
 def smooth_heatmaps(heatmaps: Tensor, kernel: int = 3,
