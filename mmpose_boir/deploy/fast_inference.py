@@ -12,15 +12,20 @@ def switch_to_fast_inference(model: nn.Module,
     * MMPose's ``model.switch_to_deploy()``: every sub-module's deploy
       switch, here the instance keypoint head's inference form
       (``InstanceKeypointHead.forward_deploy``);
-    * with ``channels_last``, the weights in the channels-last (NHWC) memory
-      format, so that every conv hands on NHWC maps: oneDNN's NHWC kernels
-      are faster at one CPU thread (HRNet about 1.2x, the ASPP neck's
-      dilated convs about 1.8x). The release runs NCHW.
+    * with ``channels_last``, the backbone's input in the channels-last
+      (NHWC) memory format (a forward pre-hook), which every conv, norm and
+      resize then keeps: oneDNN's NHWC kernels are faster at one CPU thread
+      (HRNet about 1.2x, the ASPP neck's dilated convs about 1.8x). The
+      release runs NCHW.
 
     Predictions equal the plain model's up to float rounding (tested).
-    Loading weights afterwards keeps the memory format.
     """
     model.switch_to_deploy()
     if channels_last:
-        model.to(memory_format=torch.channels_last)
+        model.backbone.register_forward_pre_hook(_channels_last_input)
     return model.eval()
+
+
+def _channels_last_input(module: nn.Module, args: tuple) -> tuple:
+    return (args[0].contiguous(memory_format=torch.channels_last),
+            *args[1:])
