@@ -100,19 +100,19 @@ def _perfect_box_map(coords, boxes, H, W, garbage=50.0, order='xy'):
 @pytest.mark.parametrize('order', ['xy', 'yx'])
 def test_box_loss_reads_the_3x3_cells_around_centers(cfg, order):
     head = _model(cfg).head
-    head.bbox_anchor_order = order
+    head.bbox_head.anchor_order = order
     coords = torch.tensor([[0, 0], [10, 12]])  # a corner: 4 cells only
     boxes = torch.tensor([[0., 0., 6., 9.], [5., 4., 10., 14.]])
     ids = torch.zeros(2, dtype=torch.long)
     good = _perfect_box_map(coords, boxes, 32, 32, order=order)
-    assert head._box_loss(good, coords, ids, boxes) < 1e-5
+    assert head.bbox_head.loss(good, coords, ids, boxes) < 1e-5
     # the other decoding reads the same map as wrong boxes
-    head.bbox_anchor_order = 'yx' if order == 'xy' else 'xy'
-    assert head._box_loss(good, coords, ids, boxes) > 1e-2
-    head.bbox_anchor_order = order
+    head.bbox_head.anchor_order = 'yx' if order == 'xy' else 'xy'
+    assert head.bbox_head.loss(good, coords, ids, boxes) > 1e-2
+    head.bbox_head.anchor_order = order
     bad = good.clone()
     bad[0, :, 13, 11] += 3.0  # inside the 3x3 of the second center
-    assert head._box_loss(bad, coords, ids, boxes) > 1e-3
+    assert head.bbox_head.loss(bad, coords, ids, boxes) > 1e-3
 
 
 def test_predict_never_runs_aux_heads_and_flip_works(cfg):

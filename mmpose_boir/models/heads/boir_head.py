@@ -1,5 +1,4 @@
 """BoIRHead: the ASPP neck, the dense heads and CID's instance keypoint head."""
-import math
 from typing import Dict, Sequence, Tuple
 
 import torch
@@ -8,16 +7,20 @@ from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import (ConfigType, Features, OptConfigType,
                                  OptSampleList, Predictions)
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..utils import ASPP, ResidualHead, sigmoid_clamped
+from .aux_heads import (BoxRegressionHead, MultiPersonHeatmapHead,
+                        PixelEmbeddingHead, heatmap_loss, init_release)
 from .instance_keypoint_head import InstanceKeypointHead
 # AUX_HEADS (the training-only sub-modules) and KEYPOINT_LAYERS (the
 # parameters whose shape depends on K) are named once, in loading.py
-from .loading import (AUX_HEADS, KEYPOINT_LAYERS,  # noqa: F401
+from .loading import (AUX_HEADS, AUX_MODULES,  # noqa: F401
+                      KEYPOINT_LAYERS,
                       check_keypoints_trained, fit_checkpoint,
                       forgive_missing_aux_heads)
 from .runtime_cfg import TEST_CFG, TRAIN_CFG, check_runtime_cfg
+from .targets import collect_heatmaps, collect_instance_boxes
 
 
 @MODELS.register_module()
@@ -30,6 +33,15 @@ class BoIRHead(BaseHead):
     never computed by :meth:`predict`, and not built at all when
     ``with_aux_heads=False`` (the deployed model; their weights in a loaded
     checkpoint are then dropped silently).
+
+    The auxiliary heads are the box-supervision parts that
+    :class:`BoxSupervisionHead` attaches to other models (``aux_heads.py``),
+    each with its loss: ``keypoint_head`` a :class:`MultiPersonHeatmapHead`
+    (K channels; the center head's channel is appended for its focal loss),
+    ``embedding_head`` a :class:`PixelEmbeddingHead` (Bbox Mask Loss),
+    ``bbox_head`` a :class:`BoxRegressionHead` (CIoU). Their state-dict keys
+    are the release's layout (``keypoint_head.0.*``, ``keypoint_head.1.*``,
+    ...; the name ``keypoint_head`` is kept for the checkpoints).
 
     Loading: the head's own ``load_state_dict`` hooks (``loading.py``), in
     any estimator, refuse a checkpoint that does not fit (another model or
@@ -49,7 +61,15 @@ class BoIRHead(BaseHead):
         embedding_channels: D of the pixel embedding (128).
         gfd_channels: channels of the instance keypoint head (64).
         prior_prob: prior of the heatmap biases (0.01).
-        with_aux_heads: build the three auxiliary heads.
+        with_aux_heads: build the auxiliary heads (``False``: the deployed
+            head, which cannot compute the losses).
+        aux_heads: which auxiliary heads to build (the paper's ablation
+            switches, configs/boir/ablation/): any of ``'keypoint_head'``,
+            ``'embedding_head'`` (and its Bbox Mask Loss), ``'bbox_head'``.
+            Without the keypoint head the center head is trained by the same
+            focal loss on the center channel alone.
+        aux_neck: put the auxiliary heads on a second ASPP of their own
+            (training only, ``aux_neck.*``) instead of the center head's.
         bbox_head_init: ``'release'`` (all conv weights 0, biases 1, as the
             release does) or ``'normal'`` (like the other heads, bias 1).
         multi_heatmap_loss / instance_heatmap_loss / bbox_mask_loss /
@@ -93,6 +113,8 @@ class BoIRHead(BaseHead):
                      type='CIoULoss', loss_weight=0.25),
                  loss_per_image: bool = True,
                  bbox_anchor_order: str = 'yx',
+                 aux_heads: Sequence[str] = AUX_HEADS,
+                 aux_neck: bool = False,
                  decoder: OptConfigType = None,
                  init_cfg: OptConfigType = None):
         super().__init__(init_cfg)
@@ -102,8 +124,12 @@ class BoIRHead(BaseHead):
         if bbox_anchor_order not in ('yx', 'xy'):
             raise ValueError(f"bbox_anchor_order must be 'yx' or 'xy', got "
                              f'{bbox_anchor_order!r}')
+        unknown = [n for n in aux_heads if n not in AUX_HEADS]
+        if unknown or isinstance(aux_heads, str):
+            raise ValueError(
+                f'BoIRHead: aux_heads must name some of {AUX_HEADS}, '
+                f'got {aux_heads!r}')
         self.loss_per_image = loss_per_image
-        self.bbox_anchor_order = bbox_anchor_order
         self.in_channels = in_channels
         self.num_keypoints = num_keypoints
         self.with_aux_heads = with_aux_heads
@@ -112,21 +138,32 @@ class BoIRHead(BaseHead):
         self.neck = ASPP(in_channels, aspp_channels, neck_channels,
                          atrous_rates)
         self.center_head = ResidualHead(neck_channels, head_channels, 1)
+        # the auxiliary modules exist only when built (absent attributes,
+        # as the deployed head has always had them)
         if with_aux_heads:
-            self.keypoint_head = ResidualHead(neck_channels, head_channels,
-                                              num_keypoints)
-            self.embedding_head = ResidualHead(neck_channels, head_channels,
-                                               embedding_channels)
-            self.bbox_head = ResidualHead(neck_channels, head_channels, 4)
+            if aux_neck:
+                self.aux_neck = ASPP(in_channels, aspp_channels,
+                                     neck_channels, atrous_rates)
+            if 'keypoint_head' in aux_heads:
+                self.keypoint_head = MultiPersonHeatmapHead(
+                    neck_channels, num_keypoints, head_channels,
+                    loss=multi_heatmap_loss)
+            if 'embedding_head' in aux_heads:
+                self.embedding_head = PixelEmbeddingHead(
+                    neck_channels, head_channels, embedding_channels,
+                    loss=bbox_mask_loss)
+            if 'bbox_head' in aux_heads:
+                self.bbox_head = BoxRegressionHead(
+                    neck_channels, head_channels, loss=bbox_loss,
+                    anchor_order=bbox_anchor_order, init=bbox_head_init)
         self.instance_head = InstanceKeypointHead(in_channels, num_keypoints,
                                                   gfd_channels)
-        self._init_heads(prior_prob, bbox_head_init)
+        self._init_heads(prior_prob)
 
-        self.multi_heatmap_loss = MODELS.build(multi_heatmap_loss)
+        # the center heatmap's loss when no keypoint head carries it
+        if self._aux('keypoint_head') is None:
+            self.center_heatmap_loss = MODELS.build(multi_heatmap_loss)
         self.instance_heatmap_loss = MODELS.build(instance_heatmap_loss)
-        if with_aux_heads:
-            self.bbox_mask_loss = MODELS.build(bbox_mask_loss)
-            self.bbox_loss = MODELS.build(bbox_loss)
         # see loading.py: K of a checkpoint whose keypoint layers were
         # dropped and not trained since; the prefix of a load without
         # auxiliary heads, between the two hooks
@@ -146,28 +183,43 @@ class BoIRHead(BaseHead):
         check_runtime_cfg(cfg, TEST_CFG, 'model.test_cfg')
         self.__dict__['_test_cfg'] = cfg
 
+    def _aux(self, name: str):
+        """The auxiliary module ``name`` (see :data:`AUX_MODULES`), or
+        ``None`` when it is not built."""
+        return getattr(self, name, None)
+
+    @property
+    def multi_heatmap_loss(self):
+        """The multi-person heatmap loss (``multi_heatmap_loss``)."""
+        if self._aux('keypoint_head') is not None:
+            return self.keypoint_head.loss_module
+        return self.center_heatmap_loss
+
+    @property
+    def bbox_mask_loss(self):
+        """The Bbox Mask Loss (``bbox_mask_loss``), or ``None``."""
+        return getattr(self._aux('embedding_head'), 'loss_module', None)
+
+    @property
+    def bbox_loss(self):
+        """The box loss (``bbox_loss``), or ``None``."""
+        return getattr(self._aux('bbox_head'), 'loss_module', None)
+
+    @property
+    def bbox_anchor_order(self):
+        """The bbox head's ``anchor_order`` (``bbox_anchor_order``), or
+        ``None``."""
+        return getattr(self._aux('bbox_head'), 'anchor_order', None)
+
     # ------------------------------------------------------------------ init
-    def _init_heads(self, prior_prob: float, bbox_head_init: str) -> None:
-        """The release's initialisation: every conv and linear weight
-        N(0, 0.001), conv biases at the prior ``-log((1 - p) / p)``, linear
-        biases 0; the bbox head as ``bbox_head_init`` says."""
-        bias = -math.log((1 - prior_prob) / prior_prob)
-        for name, child in self.named_children():
-            for m in child.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.normal_(m.weight, std=0.001)
-                    if m.bias is not None:
-                        nn.init.constant_(m.bias, bias)
-                elif isinstance(m, nn.Linear):
-                    nn.init.normal_(m.weight, std=0.001)
-                    nn.init.constant_(m.bias, 0)
-        if self.with_aux_heads:
-            for m in self.bbox_head.modules():
-                if isinstance(m, nn.Conv2d):
-                    if bbox_head_init == 'release':
-                        nn.init.constant_(m.weight, 0.0)
-                    if m.bias is not None:
-                        nn.init.constant_(m.bias, 1.0)
+    def _init_heads(self, prior_prob: float) -> None:
+        """The release's initialisation (:func:`init_release`, module by
+        module in their order), then the bbox head's own
+        (``bbox_head_init``)."""
+        for _, child in self.named_children():
+            init_release(child, prior_prob)
+        if self._aux('bbox_head') is not None:
+            self.bbox_head.init_box()
 
     # --------------------------------------------------------------- forward
     def forward(self, feats: Features, with_aux: bool = True) -> Dict[str,
@@ -175,16 +227,21 @@ class BoIRHead(BaseHead):
         """The dense outputs of the concatenated features ``feats[-1]``.
 
         Returns a dict of logits ``[B, C, H, W]``: ``center`` (C = 1), and,
-        when the auxiliary heads are built and ``with_aux``, ``keypoints``
-        (C = K), ``embeddings`` (C = D) and ``bbox`` (C = 4: the distances
-        l, t, r, b from each cell to its person's box).
+        with ``with_aux``, those of the auxiliary heads that are built:
+        ``keypoints`` (C = K), ``embeddings`` (C = D) and ``bbox`` (C = 4:
+        the distances l, t, r, b from each cell to its person's box).
         """
-        neck = self.neck(_last(feats))
+        x = _last(feats)
+        neck = self.neck(x)
         out = dict(center=self.center_head(neck))
         if with_aux and self.with_aux_heads:
-            out.update(keypoints=self.keypoint_head(neck),
-                       embeddings=self.embedding_head(neck),
-                       bbox=self.bbox_head(neck))
+            aux_neck = self._aux('aux_neck')
+            aux = neck if aux_neck is None else aux_neck(x)
+            for key, name in (('keypoints', 'keypoint_head'),
+                              ('embeddings', 'embedding_head'),
+                              ('bbox', 'bbox_head')):
+                if self._aux(name) is not None:
+                    out[key] = getattr(self, name)(aux)
         return out
 
     def instance_params(self, feats: Tensor, coords: Tensor,
@@ -384,7 +441,9 @@ class BoIRHead(BaseHead):
              feats: Features,
              batch_data_samples: OptSampleList,
              train_cfg: ConfigType = {}) -> dict:
-        """The four BoIR losses, each logged by name (see docs/method.md).
+        """The BoIR losses, each logged by name (see docs/method.md):
+        ``loss_multi_heatmap``, ``loss_instance_heatmap``, and with their
+        auxiliary heads ``loss_bbox_mask`` and ``loss_bbox``.
 
         Training the head also trains keypoint layers dropped at load (a
         checkpoint with another keypoint count): prediction accepts them
@@ -400,25 +459,29 @@ class BoIRHead(BaseHead):
         # (as the release's batch in its float64 run); the predicted maps
         # enter the losses in float32, as the release casts them
         dtype = torch.promote_types(x.dtype, torch.float32)
+        heatmaps, heatmap_mask = collect_heatmaps(batch_data_samples,
+                                                  x.device, dtype)
+        boxes = collect_instance_boxes(batch_data_samples,
+                                       tuple(x.shape[-2:][::-1]), x.device)
         targets = _collect_targets(batch_data_samples, self.num_keypoints,
                                    x.device, dtype)
         dense = self.forward(x)
-        multi_logits = torch.cat((dense['keypoints'], dense['center']), dim=1)
 
-        coords, img_ids = targets['coords'], targets['img_ids']
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            losses = {
-                'loss_multi_heatmap':
-                self.multi_heatmap_loss(
-                    sigmoid_clamped(multi_logits), targets['heatmaps'], None,
-                    targets['heatmap_mask'])
-            }
-            boxes = targets['boxes']
-            losses['loss_bbox_mask'] = self.bbox_mask_loss(
-                dense['embeddings'].float(),
-                [boxes[img_ids == b] for b in range(B)])
-            losses['loss_bbox'] = self._box_loss(dense['bbox'].float(),
-                                                 coords, img_ids, boxes)
+        coords, img_ids = boxes.coords, boxes.img_ids
+        if self._aux('keypoint_head') is not None:
+            losses = dict(loss_multi_heatmap=self.keypoint_head.loss(
+                torch.cat((dense['keypoints'], dense['center']), dim=1),
+                heatmaps, heatmap_mask))
+        else:  # the center channel alone
+            losses = dict(loss_multi_heatmap=heatmap_loss(
+                self.center_heatmap_loss, dense['center'], heatmaps[:, -1:],
+                heatmap_mask))
+        if self._aux('embedding_head') is not None:
+            losses['loss_bbox_mask'] = self.embedding_head.loss(
+                dense['embeddings'], boxes.per_image())
+        if self._aux('bbox_head') is not None:
+            losses['loss_bbox'] = self.bbox_head.loss(dense['bbox'], coords,
+                                                      img_ids, boxes.boxes)
 
         max_instances = train_cfg.get('max_train_instances', -1)
         if 0 < max_instances < len(img_ids):
@@ -442,31 +505,6 @@ class BoIRHead(BaseHead):
         if self.loss_per_image:
             losses = {k: v / B for k, v in losses.items()}
         return losses
-
-    def _box_loss(self, box_dist: Tensor, coords: Tensor, img_ids: Tensor,
-                  boxes: Tensor) -> Tensor:
-        """CIoU of the boxes predicted at the 3x3 cells around each center.
-
-        Shapes: box_dist ``[B, 4, H, W]`` (l, t, r, b), coords ``[N, 2]``,
-        img_ids ``[N]``, boxes ``[N, 4]`` (x, y, w, h).
-        """
-        if len(img_ids) == 0:
-            return box_dist.sum() * 0.0
-        H, W = box_dist.shape[-2:]
-        offsets = torch.tensor([(dx, dy) for dy in (-1, 0, 1)
-                                for dx in (-1, 0, 1)], device=coords.device)
-        cells = coords[:, None, :] + offsets[None]  # [N, 9, 2]
-        inside = ((cells[..., 0] >= 0) & (cells[..., 0] < W) &
-                  (cells[..., 1] >= 0) & (cells[..., 1] < H))
-        cells, ids = cells[inside], img_ids[:, None].expand(-1, 9)[inside]
-        target = boxes[:, None].expand(-1, 9, -1)[inside]
-        ltrb = box_dist[ids, :, cells[:, 1], cells[:, 0]]
-        anchor = cells.to(ltrb.dtype)
-        if self.bbox_anchor_order == 'yx':
-            anchor = anchor.flip(-1)
-        pred = torch.cat((anchor - ltrb[:, :2], ltrb[:, :2] + ltrb[:, 2:]),
-                         dim=1)
-        return self.bbox_loss(pred, target)
 
 
 #: the codec a head decodes with when its config names none: the release's
@@ -519,47 +557,24 @@ def _rescale_coords(coords: Tensor, src: Tuple[int, int],
 def _collect_targets(samples: OptSampleList, num_keypoints: int,
                      device: torch.device,
                      dtype: torch.dtype = torch.float32) -> Dict[str, Tensor]:
-    """Stack the encoded targets of a batch (see BoIRDecoupledHeatmap):
-    the heatmaps, mask and keypoint weights (float32 values, as the data
-    pipeline makes them) in ``dtype``, the boxes in float32 (the box losses
-    compute in float32)."""
-    heatmaps, masks, coords, ids, inst_hms, weights, boxes = ([] for _ in
-                                                               range(7))
-    for i, d in enumerate(samples):
-        labels = d.gt_instance_labels
-        if 'instance_boxes' not in labels:
-            raise KeyError(
-                f'{d.metainfo.get("img_path", "sample %d" % i)}: no '
-                '`instance_boxes` in gt_instance_labels; add '
-                'BoxEmbeddingSampling after GenerateTarget in the pipeline')
-        n = len(labels.instance_coords)
-        if len(labels.instance_boxes) != n:
-            raise ValueError(
-                f'{d.metainfo.get("img_path", "sample %d" % i)}: '
-                f'{len(labels.instance_boxes)} boxes for {n} instances')
-        heatmaps.append(d.gt_fields.heatmaps)
-        if 'heatmap_mask' in d.gt_fields:
-            masks.append(d.gt_fields.heatmap_mask)
-        coords.append(torch.as_tensor(labels.instance_coords).reshape(-1, 2))
-        ids.append(torch.full((n, ), i, dtype=torch.long))
+    """Stack each instance's encoded targets (see BoIRDecoupledHeatmap):
+    ``instance_heatmaps [N, K, H, W]`` and ``keypoint_weights [N, K]``
+    (float32 values, as the data pipeline makes them) in ``dtype``. The
+    multi-person heatmaps and the boxes: :func:`collect_heatmaps` and
+    :func:`collect_instance_boxes`, which check the samples first."""
+    inst_hms, weights = [], []
+    for d in samples:
+        n = len(d.gt_instance_labels.instance_coords)
         hm = d.gt_fields.instance_heatmaps
         inst_hms.append(hm.reshape(n, num_keypoints, *hm.shape[-2:]))
-        weights.append(torch.as_tensor(labels.keypoint_weights).reshape(
-            n, num_keypoints))
-        boxes.append(torch.as_tensor(labels.instance_boxes).reshape(n, 4))
+        weights.append(torch.as_tensor(
+            d.gt_instance_labels.keypoint_weights).reshape(n, num_keypoints))
 
     def values(t: Tensor) -> Tensor:
         return t.to(device).float().to(dtype)
 
-    return dict(
-        heatmaps=values(torch.stack(heatmaps)),
-        heatmap_mask=(values(torch.stack(masks))
-                      if len(masks) == len(samples) else None),
-        coords=torch.cat(coords).long().to(device),
-        img_ids=torch.cat(ids).to(device),
-        instance_heatmaps=values(torch.cat(inst_hms)),
-        keypoint_weights=values(torch.cat(weights)),
-        boxes=torch.cat(boxes).to(device).float())
+    return dict(instance_heatmaps=values(torch.cat(inst_hms)),
+                keypoint_weights=values(torch.cat(weights)))
 
 
 #: default ``test_cfg.bbox_keypoint_thr``: keypoint scores are the heatmap

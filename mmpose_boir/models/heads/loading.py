@@ -13,7 +13,8 @@ Before the head's weights load (:func:`fit_checkpoint`, a pre-hook):
    MMPose 0.x top-down checkpoints). The head's auxiliary ``keypoint_head``
    would arrive as ``head``: such keys are named back.
 2. A deployed head (``with_aux_heads=False``) drops the auxiliary heads'
-   weights (:data:`AUX_HEADS`).
+   weights (:data:`AUX_HEADS`, and an ablation's own auxiliary neck:
+   :data:`AUX_MODULES`).
 3. The head's weights must all be there, by name and shape, except the
    auxiliary heads when the checkpoint has none of them (one deployed or
    stripped by ``tools/strip_aux_heads.py``; they keep their initial
@@ -46,6 +47,9 @@ from mmengine.logging import print_log
 
 #: Sub-modules of BoIRHead used only to compute training losses.
 AUX_HEADS = ('keypoint_head', 'embedding_head', 'bbox_head')
+#: ... and the auxiliary heads' own neck (``aux_neck=True``, an ablation):
+#: what a deployed head drops and a checkpoint without them may lack.
+AUX_MODULES = AUX_HEADS + ('aux_neck', )
 #: Parameters of BoIRHead whose shape depends on the number of keypoints K.
 KEYPOINT_LAYERS = ('keypoint_head.1.weight', 'keypoint_head.1.bias',
                    'instance_head.heatmap_conv.weight',
@@ -112,7 +116,7 @@ def fit_checkpoint(head, state_dict: dict, prefix: str, local_metadata,
     for key in [k for k in state_dict if k.startswith(renamed)]:
         state_dict[original + key[len(renamed):]] = state_dict.pop(key)
     # 2. a deployed head ignores the auxiliary heads' weights
-    aux = tuple(f'{prefix}{name}.' for name in AUX_HEADS)
+    aux = tuple(f'{prefix}{name}.' for name in AUX_MODULES)
     if not head.with_aux_heads:
         for key in [k for k in state_dict if k.startswith(aux)]:
             state_dict.pop(key)
@@ -197,7 +201,7 @@ def forgive_missing_aux_heads(head, incompatible_keys) -> None:
     prefix, head._aux_missing_at = head._aux_missing_at, None
     if prefix is None:
         return
-    aux = tuple(f'{prefix}{name}.' for name in AUX_HEADS)
+    aux = tuple(f'{prefix}{name}.' for name in AUX_MODULES)
     missing = incompatible_keys.missing_keys
     kept = [k for k in missing if not k.startswith(aux)]
     if len(kept) != len(missing):

@@ -1,0 +1,191 @@
+"""BoIRHead built from the box-supervision parts, and the ablation switches
+(configs/boir/ablation/): which auxiliary heads are built, the center's
+loss without the keypoint head, the auxiliary heads on their own neck."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
+
+import mmpose_boir  # noqa: F401
+from conftest import REPO_ROOT, TINY_CONFIG, read_scalars
+from mmpose_boir.models.heads import (BoxRegressionHead,
+                                      MultiPersonHeatmapHead,
+                                      PixelEmbeddingHead)
+from test_box_supervision import _packed, _train
+
+ABLATION = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'boir', 'ablation',
+                                     '*.py')))
+ALL = ('keypoint_head', 'embedding_head', 'bbox_head')
+LOSS_OF = dict(embedding_head='loss_bbox_mask', bbox_head='loss_bbox')
+#: what each ablation config switches, by file name
+EXPECTED = {
+    'boir_w32_coco_no_bbox_mask_loss.py': (('keypoint_head', 'bbox_head'),
+                                           False),
+    'boir_w32_coco_no_keypoint_head.py': (('embedding_head', 'bbox_head'),
+                                          False),
+    'boir_w32_coco_no_bbox_head.py': (('keypoint_head', 'embedding_head'),
+                                      False),
+    'boir_w32_coco_no_aux_heads.py': ((), False),
+    'boir_w32_coco_aux_own_neck.py': (ALL, True),
+}
+#: the tiny model's widths (configs/boir/tiny/boir_tiny_coco.py)
+TINY_HEAD = ('in_channels', 'neck_channels', 'aspp_channels', 'atrous_rates',
+             'head_channels', 'embedding_channels', 'gfd_channels', 'decoder')
+
+
+def tiny_ablation(path):
+    """The ablation config with the tiny model's widths and data."""
+    cfg = Config.fromfile(path)
+    tiny = Config.fromfile(osp.join(REPO_ROOT, TINY_CONFIG))
+    cfg.model.backbone = tiny.model.backbone
+    cfg.model.head.update({k: tiny.model.head[k] for k in TINY_HEAD})
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                'val_evaluator', 'test_evaluator', 'custom_hooks'):
+        cfg[key] = tiny[key]
+    return cfg
+
+
+def test_every_ablation_config_is_listed():
+    assert sorted(osp.basename(p) for p in ABLATION) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize('path', ABLATION, ids=osp.basename)
+def test_ablation_config_trains_with_its_losses(path, tmp_path):
+    aux_heads, aux_neck = EXPECTED[osp.basename(path)]
+    full = Config.fromfile(path)
+    # the real config: BoIR W32 with one switch
+    assert full.model.head.in_channels == 480
+    assert tuple(full.model.head.get('aux_heads', ALL)) == aux_heads
+    assert full.model.head.get('aux_neck', False) == aux_neck
+    runner = _train(tiny_ablation(path), tmp_path)
+    head = runner.model.head
+    for name in ALL:
+        assert hasattr(head, name) == (name in aux_heads), name
+    assert hasattr(head, 'aux_neck') == aux_neck
+    records = read_scalars(tmp_path)
+    assert len(records) == 2
+    expected = {'loss_multi_heatmap', 'loss_instance_heatmap'} | {
+        LOSS_OF[n] for n in aux_heads if n in LOSS_OF}
+    for rec in records:
+        assert {k for k in rec if k.startswith('loss_')} == expected, rec
+
+
+def _tiny_head(**switches):
+    cfg = Config.fromfile(osp.join(REPO_ROOT, TINY_CONFIG))
+    init_default_scope('mmpose')
+    torch.manual_seed(0)
+    return MODELS.build(dict(cfg.model.head, **switches)), cfg
+
+
+@pytest.fixture(scope='module')
+def samples():
+    import numpy as np
+    np.random.seed(0)
+    return _packed(Config.fromfile(osp.join(REPO_ROOT, TINY_CONFIG)),
+                   indices=(0, 1, 2, 3))
+
+
+def test_boir_head_is_built_from_the_parts(samples):
+    """The same parts as BoxSupervisionHead's, under BoIR's names and keys;
+    the loss modules are the parts' own."""
+    head, cfg = _tiny_head()
+    assert isinstance(head.keypoint_head, MultiPersonHeatmapHead)
+    assert isinstance(head.embedding_head, PixelEmbeddingHead)
+    assert isinstance(head.bbox_head, BoxRegressionHead)
+    assert head.bbox_head.anchor_order == 'yx'
+    assert head.bbox_head.init == 'release'
+    assert head.bbox_mask_loss is head.embedding_head.loss_module
+    assert head.bbox_loss is head.bbox_head.loss_module
+    assert head.multi_heatmap_loss is head.keypoint_head.loss_module
+    # BoIR's keys: each part keeps ResidualHead's layout
+    keys = [k for k in head.state_dict() if k.startswith('keypoint_head.')]
+    assert keys and all(k.split('.')[1] in ('0', '1') for k in keys)
+    # the release's box head: all conv weights 0, biases 1
+    for m in head.bbox_head.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            assert not m.weight.any()
+            if m.bias is not None:
+                assert (m.bias == 1).all()
+    x = torch.rand(len(samples), cfg.model.head.in_channels, 32, 32)
+    losses = head.loss((x, ), samples)
+    assert set(losses) == {'loss_multi_heatmap', 'loss_instance_heatmap',
+                           'loss_bbox_mask', 'loss_bbox'}
+
+
+def test_without_the_keypoint_head_the_center_keeps_its_focal_loss(samples):
+    from mmpose_boir.models.heads.aux_heads import heatmap_loss
+    from mmpose_boir.models.heads.targets import collect_heatmaps
+    head, cfg = _tiny_head(aux_heads=('embedding_head', 'bbox_head'))
+    assert not hasattr(head, 'keypoint_head')
+    x = torch.rand(len(samples), cfg.model.head.in_channels, 32, 32)
+    loss = head.loss((x, ), samples)['loss_multi_heatmap']
+    heatmaps, mask = collect_heatmaps(samples)
+    center = head.forward(x)['center']
+    focal = MODELS.build(cfg.model.head.multi_heatmap_loss)
+    expected = heatmap_loss(focal, center, heatmaps[:, -1:], mask)
+    torch.testing.assert_close(loss, expected / len(samples))
+    assert loss > 0
+
+
+def test_auxiliary_heads_on_their_own_neck(samples):
+    """aux_neck: the auxiliary losses reach the backbone features through
+    the second ASPP, not the center head's neck."""
+    head, cfg = _tiny_head(aux_neck=True)
+    assert hasattr(head, 'aux_neck')
+    assert sorted(k.split('.')[0] for k in head.state_dict()
+                  if k.startswith('aux_neck.'))[:1] == ['aux_neck']
+    x = torch.rand(len(samples), cfg.model.head.in_channels, 32, 32,
+                   requires_grad=True)
+    losses = head.loss((x, ), samples)
+    (losses['loss_bbox_mask'] + losses['loss_bbox']).backward()
+    assert all(p.grad is None or not p.grad.any()
+               for p in head.neck.parameters())
+    assert any(p.grad is not None and p.grad.any()
+               for p in head.aux_neck.parameters())
+    assert x.grad.abs().sum() > 0
+    # a deployed head has no auxiliary neck either
+    deployed, _ = _tiny_head(aux_neck=True, with_aux_heads=False)
+    assert not hasattr(deployed, 'aux_neck')
+    assert not any(k.startswith('aux_neck.')
+                   for k in deployed.state_dict())
+
+
+def test_unknown_auxiliary_head_is_refused():
+    with pytest.raises(ValueError, match="aux_heads.*'bbox_heads'"):
+        _tiny_head(aux_heads=('bbox_heads', ))
+
+
+def test_the_parts_compute_what_box_supervision_computes(samples):
+    """BoIRHead's auxiliary losses and BoxSupervisionHead's, with the same
+    parts and weights on the same neck output, are the same numbers."""
+    head, cfg = _tiny_head()
+    box = MODELS.build(dict(
+        type='BoxSupervisionHead', in_channels=cfg.model.head.in_channels,
+        neck_channels=cfg.model.head.neck_channels,
+        aspp_channels=cfg.model.head.aspp_channels,
+        atrous_rates=cfg.model.head.atrous_rates,
+        head_channels=cfg.model.head.head_channels,
+        heatmap_head=None,
+        embedding_head=dict(
+            type='PixelEmbeddingHead',
+            embedding_channels=cfg.model.head.embedding_channels,
+            loss=cfg.model.head.bbox_mask_loss),
+        bbox_head=dict(type='BoxRegressionHead', anchor_order='yx',
+                       init='release', loss=cfg.model.head.bbox_loss),
+        loss_per_image=True))
+    state = {f'neck.{k}': v for k, v in head.neck.state_dict().items()}
+    for part in ('embedding_head', 'bbox_head'):
+        state.update({f'{part}.{k}': v for k, v in
+                      getattr(head, part).state_dict().items()})
+    box.load_state_dict(state, strict=True)
+    head.eval()
+    box.eval()
+    x = torch.rand(len(samples), cfg.model.head.in_channels, 32, 32)
+    ours = head.loss((x, ), samples)
+    theirs = box.loss((x, ), samples)
+    for name in ('loss_bbox_mask', 'loss_bbox'):
+        assert torch.equal(ours[name], theirs[name]), name
