@@ -7,16 +7,19 @@ thread, and so do the processes the tests start (``repo_env``), so that N
 workers do not oversubscribe N cores. The tests of one module run on one
 worker, in order, so that its module-scoped fixtures are built once (one
 group per parameter of a parametrized module-scoped fixture:
-``xdist_group``), except the modules of ``SPREAD_MODULES``, whose tests are
-independent and are spread over the workers one by one, and those of
-``SHARED_GROUPS``, which share a worker because they must not run at the
-same time. ``-n 0`` runs everything in this process, with torch's default
-threads. A worker that dies (e.g. killed for memory) stops the run
-(``--max-worker-restart 0``: xdist cannot replace a worker under
-``--dist loadgroup``).
+``xdist_group``), except the modules marked ``spread``, whose tests are
+independent and are spread over the workers one by one, and those marked
+``shared_worker(name)``, which share a worker because they must not run at
+the same time (see :data:`SCHEDULING_MARKS`). ``-n 0`` runs everything in
+this process, with torch's default threads. A worker that dies (e.g.
+killed for memory) stops the run (``--max-worker-restart 0``: xdist cannot
+replace a worker under ``--dist loadgroup``).
 
-Fixtures and helpers here are also for tests that start training processes
-(`tools/train.py`, `tools/dist_train.sh`) and read what they logged.
+Fixtures here: ``tiny_cfg`` (a fresh tiny config), ``tiny_checkpoint``
+(a tiny model whose center scores spread around 0.5, built once per
+session), ``one_torch_thread``. Helpers also serve tests that start
+training processes (`tools/train.py`, `tools/dist_train.sh`) and read what
+they logged.
 """
 import json
 import os
@@ -51,19 +54,18 @@ if XDIST_WORKER:
     os.environ['OMP_NUM_THREADS'] = '1'
     os.environ['MKL_NUM_THREADS'] = '1'
 
-#: test modules whose tests are spread over the workers one by one (each
-#: worker that runs one of them builds that module's fixtures itself)
-SPREAD_MODULES = {'test_install_compat.py', 'test_newcomer_errors.py',
-                  'test_test_entry_points.py'}
-#: modules that share one group, so that they never run at the same time:
-#: their float64 W32/W48 models take several GB each (one process of the
-#: training parity peaks near 11 GB)
-SHARED_GROUPS = {'test_release_parity.py': 'float64_parity',
-                 'test_release_train_parity.py': 'float64_parity'}
-#: the modules that take longest, handed out first so that no worker is
-#: left alone with one of them at the end; the others follow in file order
-FIRST_MODULES = ['test_release_parity.py', 'test_release_train_parity.py',
-                 'test_docs_blocks.py']
+#: The scheduling marks a test module may carry (``pytestmark``), read by
+#: :func:`pytest_collection_modifyitems` (registered in pytest.ini):
+#: ``spread``: its tests are independent and are handed out one by one
+#: (each worker that runs one of them builds the module's fixtures itself);
+#: ``shared_worker(name)``: the modules naming the same group share one
+#: worker, so that they never run at the same time (the float64 parity
+#: modules: one float64 training step peaks near 13 GB);
+#: ``run_first(rank)``: the modules that take longest, handed out first
+#: (lowest rank first) so that no worker is left alone with one of them at
+#: the end; the others follow in collection order.
+SCHEDULING_MARKS = ('spread', 'shared_worker', 'run_first')
+TESTS_DIR = osp.dirname(osp.abspath(__file__))
 
 
 def pytest_configure(config):
@@ -72,14 +74,20 @@ def pytest_configure(config):
         torch.set_num_threads(1)
 
 
+def module_name(item) -> str:
+    """The test module's path under tests/ (``test_models/...py``)."""
+    return osp.relpath(str(item.path), TESTS_DIR).replace(os.sep, '/')
+
+
 def xdist_group(item):
     """The worker group of a test: its module, and the parameter of each
     module- or session-scoped parametrized fixture it uses (the tests of one
     fixture instance run on one worker, other instances may run on
-    others); SHARED_GROUPS name the group of whole modules."""
-    if item.path.name in SHARED_GROUPS:
-        return SHARED_GROUPS[item.path.name]
-    group = item.path.name
+    others); a ``shared_worker`` mark names the group of whole modules."""
+    shared = item.get_closest_marker('shared_worker')
+    if shared is not None:
+        return shared.args[0]
+    group = module_name(item)
     callspec = getattr(item, 'callspec', None)
     if callspec is not None:
         scopes = getattr(callspec, '_arg2scope', {})
@@ -93,11 +101,13 @@ def xdist_group(item):
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """Under ``--dist loadgroup``: the tests of each ``xdist_group`` on one
-    worker (except SPREAD_MODULES), and FIRST_MODULES first."""
-    first = {name: i for i, name in enumerate(FIRST_MODULES)}
-    items.sort(key=lambda item: first.get(item.path.name, len(first)))
+    worker (except ``spread`` modules), ``run_first`` modules first."""
+    def rank(item):
+        mark = item.get_closest_marker('run_first')
+        return mark.args[0] if mark is not None else float('inf')
+    items.sort(key=rank)  # stable: collection order otherwise
     for item in items:
-        if item.path.name not in SPREAD_MODULES:
+        if item.get_closest_marker('spread') is None:
             item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
 
 
@@ -188,3 +198,64 @@ def save_checkpoint(model, path, center_bias=None):
             model.head.center_head[-1].bias.fill_(center_bias)
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return str(path)
+
+
+def tiny_config(path: str = TINY_CONFIG):
+    """A fresh ``Config`` of a tiny config (``path`` relative to the
+    repository root), MMPose's registry scope set, no ImageNet loading."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(osp.join(REPO_ROOT, path))
+    cfg.model.backbone.init_cfg = None
+    return cfg
+
+
+def build_model(cfg):
+    """The model of ``cfg`` (a ``Config``), built by MMPose's registry."""
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    init_default_scope('mmpose')
+    return MODELS.build(cfg.model)
+
+
+@pytest.fixture
+def tiny_cfg():
+    """A fresh tiny COCO config (:func:`tiny_config`)."""
+    return tiny_config()
+
+
+def _build_spread_checkpoint(path):
+    import torch
+    torch.manual_seed(0)
+    model = build_model(tiny_config())
+    for m in model.head.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            m.reset_parameters()  # PyTorch's default (Kaiming) init
+    with torch.no_grad():  # center logits of about +-1 instead of +-1e-4
+        model.head.center_head[-1].weight.mul_(5000)
+    save_checkpoint(model, path / 'tiny.pth', center_bias=0.0)
+
+
+@pytest.fixture(scope='session')
+def tiny_checkpoint(tmp_path_factory):
+    """A checkpoint of the tiny COCO model (random weights, seed 0) whose
+    head convolutions have PyTorch's default init and whose center scores
+    spread around 0.5 (center logits of about +-1, bias 0): candidates lie
+    well above and below the usual thresholds. Built once per session for
+    all workers; returns its path."""
+    return str(shared_dir(tmp_path_factory, 'tiny_checkpoint',
+                          _build_spread_checkpoint) / 'tiny.pth')
+
+
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """One torch thread for a module of tiny tensors (faster, and immune
+    to OpenMP oversubscription when other processes share the CPU); the
+    count is restored after. Use with
+    ``pytestmark = pytest.mark.usefixtures('one_torch_thread')``."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

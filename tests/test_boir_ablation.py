@@ -19,15 +19,15 @@ from test_box_supervision import _packed, _train
 
 ABLATION = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'boir', 'ablation',
                                      '*.py')))
-ALL = ('keypoint_head', 'embedding_head', 'bbox_head')
+ALL = ('multi_heatmap_head', 'embedding_head', 'bbox_head')
 LOSS_OF = dict(embedding_head='loss_bbox_mask', bbox_head='loss_bbox')
 #: what each ablation config switches, by file name
 EXPECTED = {
-    'boir_w32_coco_no_bbox_mask_loss.py': (('keypoint_head', 'bbox_head'),
+    'boir_w32_coco_no_bbox_mask_loss.py': (('multi_heatmap_head', 'bbox_head'),
                                            False),
     'boir_w32_coco_no_keypoint_head.py': (('embedding_head', 'bbox_head'),
                                           False),
-    'boir_w32_coco_no_bbox_head.py': (('keypoint_head', 'embedding_head'),
+    'boir_w32_coco_no_bbox_head.py': (('multi_heatmap_head', 'embedding_head'),
                                       False),
     'boir_w32_coco_no_aux_heads.py': ((), False),
     'boir_w32_coco_aux_own_neck.py': (ALL, True),
@@ -93,16 +93,17 @@ def test_boir_head_is_built_from_the_parts(samples):
     """The same parts as BoxSupervisionHead's, under BoIR's names and keys;
     the loss modules are the parts' own."""
     head, cfg = _tiny_head()
-    assert isinstance(head.keypoint_head, MultiPersonHeatmapHead)
+    assert isinstance(head.multi_heatmap_head, MultiPersonHeatmapHead)
     assert isinstance(head.embedding_head, PixelEmbeddingHead)
     assert isinstance(head.bbox_head, BoxRegressionHead)
     assert head.bbox_head.anchor_order == 'yx'
     assert head.bbox_head.init == 'release'
     assert head.bbox_mask_loss is head.embedding_head.loss_module
     assert head.bbox_loss is head.bbox_head.loss_module
-    assert head.multi_heatmap_loss is head.keypoint_head.loss_module
+    assert head.multi_heatmap_loss is head.multi_heatmap_head.loss_module
     # BoIR's keys: each part keeps ResidualHead's layout
-    keys = [k for k in head.state_dict() if k.startswith('keypoint_head.')]
+    keys = [k for k in head.state_dict()
+            if k.startswith('multi_heatmap_head.')]
     assert keys and all(k.split('.')[1] in ('0', '1') for k in keys)
     # the release's box head: all conv weights 0, biases 1
     for m in head.bbox_head.modules():
@@ -120,7 +121,7 @@ def test_without_the_keypoint_head_the_center_keeps_its_focal_loss(samples):
     from mmpose_boir.models.heads.aux_heads import heatmap_loss
     from mmpose_boir.models.heads.targets import collect_heatmaps
     head, cfg = _tiny_head(aux_heads=('embedding_head', 'bbox_head'))
-    assert not hasattr(head, 'keypoint_head')
+    assert not hasattr(head, 'multi_heatmap_head')
     x = torch.rand(len(samples), cfg.model.head.in_channels, 32, 32)
     loss = head.loss((x, ), samples)['loss_multi_heatmap']
     heatmaps, mask = collect_heatmaps(samples)
@@ -157,6 +158,10 @@ def test_auxiliary_heads_on_their_own_neck(samples):
 def test_unknown_auxiliary_head_is_refused():
     with pytest.raises(ValueError, match="aux_heads.*'bbox_heads'"):
         _tiny_head(aux_heads=('bbox_heads', ))
+    # the earlier name of the multi-person heatmap head is named as such
+    with pytest.raises(ValueError, match="'keypoint_head' is now "
+                       "'multi_heatmap_head'"):
+        _tiny_head(aux_heads=('keypoint_head', 'bbox_head'))
 
 
 def test_the_parts_compute_what_box_supervision_computes(samples):

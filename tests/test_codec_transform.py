@@ -283,7 +283,7 @@ def test_the_head_decodes_with_its_codec():
     x = torch.randn(1, 8, 16, 16)
     with torch.no_grad():
         out = [h.predict_tensors([x], 1, (64, 64), dict(
-            max_instances=2, score_threshold=-1.0)) for h in heads]
+            max_instances=2, score_thr=-1.0)) for h in heads]
     torch.testing.assert_close(out[0]['keypoints'], out[1]['keypoints'])
     torch.testing.assert_close(out[2]['keypoints'],
                                out[1]['keypoints'] - 0.5 * 4)

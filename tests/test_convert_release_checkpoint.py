@@ -35,7 +35,7 @@ def _ours_to_release(key: str) -> str:
     for ours, release in [
         ('head.neck.', 'multihead.neck.0.'),
         ('head.center_head.', 'multihead.center_head.head.'),
-        ('head.keypoint_head.', 'multihead.buk_head.head.'),
+        ('head.multi_heatmap_head.', 'multihead.buk_head.head.'),
         ('head.embedding_head.', 'multihead.emb_head.head.'),
         ('head.bbox_head.', 'multihead.bbox_head.head.'),
         ('head.instance_head.channel_attention.', 'kpt_head.c_attn.'),
@@ -52,7 +52,7 @@ def _release_state(width: int, num_keypoints: int, aux: bool) -> dict:
     expected = converter.expected_layout(width, num_keypoints)
     state = {}
     for key, shape in expected.items():
-        if not aux and key.split('.')[1] in ('keypoint_head',
+        if not aux and key.split('.')[1] in ('multi_heatmap_head',
                                               'embedding_head', 'bbox_head'):
             continue
         state[_ours_to_release(key)] = torch.zeros(shape)
@@ -66,7 +66,8 @@ def test_fixture_manifest_maps_onto_the_w32_model():
     mapped = {release_key_to_ours(k): tuple(s) for k, s in entries}
     assert None not in mapped
     deployed = {k: v for k, v in expected.items()
-                if k.split('.')[1] not in ('keypoint_head', 'embedding_head',
+                if k.split('.')[1] not in ('multi_heatmap_head',
+                                           'embedding_head',
                                            'bbox_head')}
     assert mapped == deployed
 
@@ -89,7 +90,8 @@ def test_w48_fixture_manifest_maps_onto_the_w48_model():
     assert mapped['head.instance_head.conv_down.weight'] == (96, 720, 1, 1)
     expected = converter.expected_layout(48, 17)
     deployed = {k: v for k, v in expected.items()
-                if k.split('.')[1] not in ('keypoint_head', 'embedding_head',
+                if k.split('.')[1] not in ('multi_heatmap_head',
+                                           'embedding_head',
                                            'bbox_head')}
     assert mapped == deployed
 

@@ -8,6 +8,8 @@ written as the release writes them, converted with
 them: ``mmengine.runner.load_checkpoint(..., strict=True)`` and a Runner's
 ``load_from``.
 """
+from collections import OrderedDict
+
 import pytest
 import torch
 
@@ -27,7 +29,7 @@ converter = load_tool('convert_release_checkpoint')
 release_key_to_ours = converter.release_key_to_ours
 
 CONFIG = 'configs/boir/boir_w32_coco.py'
-AUX_KEY = 'head.keypoint_head.1.weight'  # the aux keypoint heatmap conv
+AUX_KEY = 'head.multi_heatmap_head.1.weight'  # the aux keypoint heatmap conv
 
 
 def _release_state(path):
@@ -135,32 +137,46 @@ def test_runner_load_from(converted, release, tmp_path):
     _assert_holds(runner.model, release['train'])
 
 
-def test_legacy_keypoint_head_renaming_is_undone_by_the_head(train_model):
-    """MMPose's pose-estimator hook renames ``keypoint_head`` keys of state
-    dicts without version metadata (MMPose 0.x checkpoints) to ``head``, as
-    in a converted release checkpoint; the head's own loading hook names
-    them back, in MMPose's ``BottomupPoseEstimator`` (the configs') and in
-    ``BoIR``, and the data preprocessor's mean/std are still dropped."""
+def test_checkpoints_with_the_earlier_head_name_load(train_model):
+    """Earlier checkpoints call the auxiliary multi-person heatmap head
+    ``keypoint_head``. MMPose's pose-estimator hook renames keys containing
+    ``keypoint_head`` in state dicts without version metadata (MMPose 0.x
+    checkpoints, converted release files) to ``head``; with metadata it
+    leaves them. Either way the head's loading hook maps them to
+    ``multi_heatmap_head``, in MMPose's ``BottomupPoseEstimator`` (the
+    configs') and in ``BoIR``, and the data preprocessor's mean/std are
+    still dropped. Today's keys contain no ``keypoint_head``."""
+    from mmpose_boir.models.heads.loading import RENAMED_MODULES
+    assert RENAMED_MODULES == {'keypoint_head': 'multi_heatmap_head'}
     assert BoIR._load_state_dict_pre_hook is \
         BottomupPoseEstimator._load_state_dict_pre_hook
-    legacy = {AUX_KEY: torch.zeros(1), 'data_preprocessor.mean': torch.ones(3)}
+    assert not [k for k in train_model.state_dict() if 'keypoint_head' in k]
+    old_key = AUX_KEY.replace('multi_heatmap_head', 'keypoint_head')
+    legacy = {old_key: torch.zeros(1), 'data_preprocessor.mean': torch.ones(3)}
     BottomupPoseEstimator._load_state_dict_pre_hook(train_model, legacy, '',
                                                     {})
     assert list(legacy) == ['head.head.1.weight']  # what MMPose's hook does
 
-    # end to end: a plain state dict (no metadata) with extra mean/std keys
+    # end to end: the earlier layout, with and without version metadata
     init_default_scope('mmpose')
     cfg = Config.fromfile(CONFIG)
     cfg.model.backbone.init_cfg = None
     cfg.model.type = 'BoIR'
-    plain = {k: v.clone() for k, v in train_model.state_dict().items()}
-    plain['data_preprocessor.mean'] = torch.ones(3, 1, 1)
-    plain[AUX_KEY] = torch.full_like(plain[AUX_KEY], 0.25)
-    before = train_model.head.keypoint_head[1].weight.detach().clone()
+    before = train_model.head.multi_heatmap_head[1].weight.detach().clone()
     assert type(train_model) is BottomupPoseEstimator
     try:
-        for model in (train_model, MODELS.build(cfg.model)):
-            model.load_state_dict(plain, strict=True)
-            assert bool((model.state_dict()[AUX_KEY] == 0.25).all())
+        for metadata in (False, True):
+            old = {k.replace('multi_heatmap_head', 'keypoint_head'): v.clone()
+                   for k, v in train_model.state_dict().items()}
+            old['data_preprocessor.mean'] = torch.ones(3, 1, 1)
+            old[old_key] = torch.full_like(old[old_key], 0.25)
+            if metadata:
+                old = OrderedDict(old)
+                old._metadata = OrderedDict(
+                    {'': dict(version=train_model._version)})
+            for model in (train_model, MODELS.build(cfg.model)):
+                model.load_state_dict(old, strict=True)
+                assert bool((model.state_dict()[AUX_KEY] == 0.25).all())
+                model.head.multi_heatmap_head[1].weight.data.zero_()
     finally:
-        train_model.head.keypoint_head[1].weight.data.copy_(before)
+        train_model.head.multi_heatmap_head[1].weight.data.copy_(before)

@@ -1,7 +1,8 @@
 """Two-process training of the tiny config with `tools/dist_train.sh`.
 
 On a machine without a GPU (CI) the ranks run on CPU with the gloo backend
-(tools/train.py and tools/test.py apply tools/cpu_distributed.py). Checks:
+(tools/train.py and tools/test.py apply
+mmpose_boir.engine.cpu_distributed). Checks:
 torchrun and both ranks exit cleanly, every rank logged its own finite
 losses for every iteration, the distributed validation ran, rank 0's
 checkpoint loads strictly into a freshly built model with torch's
@@ -136,13 +137,12 @@ def test_cpu_fallback_belongs_to_the_tools():
     with a launcher; the patch can be taken back."""
     from mmengine.dist import utils
     from mmengine.model.wrappers import distributed as wrappers
-    from tool_modules import load_tool
-    launcher_of = load_tool('mmpose_tools').launcher_of
+    from mmpose_boir.engine.mmpose_tools import launcher_of
     assert launcher_of(['cfg.py', '--launcher', 'pytorch']) == 'pytorch'
     assert launcher_of(['cfg.py', '--launcher=slurm', '--amp']) == 'slurm'
     assert launcher_of(['cfg.py', '--work-dir', 'w']) is None
 
-    cpu_distributed = load_tool('cpu_distributed')
+    from mmpose_boir.engine import cpu_distributed
     init = utils._init_dist_pytorch
     ddp_init = wrappers.MMDistributedDataParallel.__init__
     try:

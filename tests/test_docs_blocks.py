@@ -31,6 +31,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.run_first(2)
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DOCS = ['README.md'] + sorted(
     osp.relpath(osp.join(d, f), ROOT)

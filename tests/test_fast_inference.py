@@ -20,7 +20,7 @@ def _model():
     cfg = Config.fromfile(TINY_CONFIG)
     cfg.model.backbone.init_cfg = None
     cfg.model.test_cfg.update(flip_test=True, max_instances=5,
-                              score_threshold=-1.0)
+                              score_thr=-1.0)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).eval()
     for p in model.head.parameters():  # away from the tiny default init

@@ -20,6 +20,8 @@ import torch
 
 from conftest import shared_dir
 
+pytestmark = pytest.mark.spread
+
 #: a fresh interpreter's view of the imports: {section: value, or
 #: {"error": traceback}}, printed as JSON on the last line
 FRESH = r"""

@@ -224,7 +224,7 @@ def test_cid_checkpoint_is_refused_in_either_estimator(tmp_path, estimator):
 def test_checkpoint_without_aux_heads_loads_strict():
     full = _build()
     stripped = {k: v for k, v in full.state_dict().items()
-                if k.split('.')[1:2] != ['keypoint_head']
+                if k.split('.')[1:2] != ['multi_heatmap_head']
                 and k.split('.')[1:2] != ['embedding_head']
                 and k.split('.')[1:2] != ['bbox_head']}
     model = _build(estimator='BoIR')
@@ -234,7 +234,7 @@ def test_checkpoint_without_aux_heads_loads_strict():
     partial = dict(stripped, **{k: v for k, v in full.state_dict().items()
                                 if k.startswith('head.bbox_head.')})
     with pytest.raises(CheckpointMismatchError,
-                       match='missing e.g. head.keypoint_head'):
+                       match='missing e.g. head.multi_heatmap_head'):
         model.load_state_dict(partial, strict=False)
 
 
@@ -249,7 +249,7 @@ def _cfg_options(*args):
 @pytest.mark.parametrize('estimator', ESTIMATORS)
 @pytest.mark.parametrize('option, expected', [
     ('model.test_cfg.score_thr=abc', 'a finite number or None'),
-    ('model.test_cfg.score_threshold=0.5x', 'a finite number'),
+    ('model.test_cfg.score_thr=0.5x', 'a finite number'),
     ('model.test_cfg.flip_test=yes', 'True or False'),
     ('model.test_cfg.max_instances=0', 'a positive integer'),
     ('model.test_cfg.max_instances=2.5', 'a positive integer'),
@@ -275,9 +275,11 @@ def test_cid_test_cfg_keys_and_none_are_accepted():
     model = _build(**_cfg_options(
         'model.test_cfg.shift_heatmap=False',
         'model.test_cfg.align_corners=False',
+        'model.test_cfg.score_threshold=0.2',  # CID's name of score_thr
         'model.test_cfg.score_thr=None', 'model.test_cfg.score_thr=0.3'))
     assert model.head.test_cfg['shift_heatmap'] is False
     assert model.head.test_cfg['score_thr'] == 0.3
+    assert model.head.test_cfg['score_threshold'] == 0.2
 
 
 def test_score_thr_abc_fails_in_tools_test_before_running(tmp_path):

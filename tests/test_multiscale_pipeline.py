@@ -28,7 +28,7 @@ def _cfg(aug_scales=None, multiscale=None):
     if multiscale is None:
         multiscale = bool(aug_scales)
     cfg.model.test_cfg.multiscale_test = multiscale
-    cfg.model.test_cfg.score_threshold = 0.0
+    cfg.model.test_cfg.score_thr = 0.0
     # the BoIR estimator: MMPose 1.3's BottomupPoseEstimator takes no pyramid
     cfg.model.type = 'BoIR'
     cfg.val_dataloader = cfg.test_dataloader
@@ -45,8 +45,7 @@ def model():
     init_default_scope('mmpose')
     torch.manual_seed(0)
     net = MODELS.build(_cfg().model).eval()
-    net.test_cfg['score_threshold'] = 0.0
-    net.test_cfg['score_thr'] = None  # every candidate
+    net.test_cfg['score_thr'] = 0.0
     return net
 
 

@@ -19,6 +19,8 @@ import torch
 import mmpose_boir  # noqa: F401
 from conftest import repo_env, save_checkpoint
 
+pytestmark = pytest.mark.spread
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = 'configs/boir/tiny/boir_tiny_coco.py'
 W32 = 'configs/boir/boir_w32_coco.py'
@@ -119,7 +121,7 @@ def test_checkpoint_without_aux_heads_loads_quietly(tmp_path, caplog):
     torch.manual_seed(0)
     full = _build(TINY)
     stripped = {k: v for k, v in full.state_dict().items()
-                if not k.startswith(('head.keypoint_head.',
+                if not k.startswith(('head.multi_heatmap_head.',
                                      'head.embedding_head.',
                                      'head.bbox_head.'))}
     ckpt = tmp_path / 'deployed.pth'

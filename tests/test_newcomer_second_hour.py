@@ -22,6 +22,7 @@ import torch
 
 import mmpose_boir  # noqa: F401
 from conftest import repo_env, save_checkpoint
+from mmpose_boir.engine.mmpose_tools import run_mmpose_tool
 from tool_modules import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -150,7 +151,7 @@ def test_demo_refuses_to_draw_over_its_input(overfit_files, tmp_path):
     shutil.copy(SAMPLE, image)
     args = demo.parse_args([config, ckpt, str(image), '--out-dir',
                             str(tmp_path)])
-    with pytest.raises(demo.DemoError, match='would replace the input'):
+    with pytest.raises(demo.ToolInputError, match='would replace the input'):
         demo.run(args)
     assert image.read_bytes() == open(SAMPLE, 'rb').read()
 
@@ -189,12 +190,6 @@ def test_show_dir_hook_draws_the_people_inference_returns():
     assert len(sample.pred_instances) == 4  # the evaluator's copy as it was
     kept, = BoIRVisualizationHook(pose_nms=False).kept_people([sample], None)
     assert len(kept.pred_instances) == 4
-
-    class _Runner:  # the threshold: the model's when set, else bbox_thr
-        model = type('M', (), {'test_cfg': dict(score_thr=None)})()
-    assert hook._score_thr(_Runner) == 0.1
-    _Runner.model.test_cfg = dict(score_thr=0.6)
-    assert hook._score_thr(_Runner) == 0.6
 
 
 def test_the_sample_images_are_shipped_with_their_licences():
@@ -333,7 +328,7 @@ def _mmpose_tool(name, argv, monkeypatch, capsys):
     exit status and stderr."""
     monkeypatch.setattr(sys, 'argv', [f'tools/{name}.py', *argv])
     with contextlib.chdir(REPO), pytest.raises(SystemExit) as exit_:
-        load_tool('mmpose_tools').run_mmpose_tool(name)
+        run_mmpose_tool(name)
     return exit_.value.code, capsys.readouterr().err
 
 
@@ -408,7 +403,7 @@ def test_demo_webcam_input(overfit_files, tmp_path, monkeypatch):
     assert _FileCamera.opened == [1]
     assert len(results) == 3 and len(shown) == 3
     assert (tmp_path / 'out' / 'webcam.mp4').is_file()
-    with pytest.raises(demo.DemoError, match='webcam:ID'):
+    with pytest.raises(demo.ToolInputError, match='webcam:ID'):
         demo.collect_inputs('webcam:first')
 
 

@@ -67,7 +67,7 @@ def _run_both(model, path, x):
 
 @pytest.mark.parametrize('flip_test', [True, False])
 def test_onnxruntime_matches_pytorch(tmp_path, flip_test):
-    model = _deploy_model(flip_test=flip_test, score_threshold=0.0)
+    model = _deploy_model(flip_test=flip_test, score_thr=0.0)
     x, _ = _sample_input()
     path = export_onnx(model, str(tmp_path / 'boir_tiny.onnx'), x.shape[-2:])
     # the instance head's deploy form, static shapes (no data-dependent
@@ -88,7 +88,7 @@ def test_onnxruntime_matches_pytorch(tmp_path, flip_test):
 
 
 def test_valid_rows_follow_the_threshold(tmp_path):
-    model = _deploy_model(score_threshold=0.5)
+    model = _deploy_model(score_thr=0.5)
     x, _ = _sample_input()
     path = export_onnx(model, str(tmp_path / 'boir_tiny.onnx'), x.shape[-2:])
     pt_out, ort_out = _run_both(model, path, x)
@@ -101,7 +101,7 @@ def test_valid_rows_follow_the_threshold(tmp_path):
 def test_deploy_model_equals_head_predict():
     """The exported graph computes what BoIRHead.predict computes."""
     from mmpose.structures import PoseDataSample
-    model = _deploy_model(score_threshold=0.0)
+    model = _deploy_model(score_thr=0.0)
     x, meta = _sample_input()
     with torch.no_grad():
         keypoints, keypoint_scores, scores, valid = model(torch.from_numpy(x))
@@ -114,7 +114,7 @@ def test_deploy_model_equals_head_predict():
         pred = model.head.predict(
             feats, [sample],
             dict(flip_test=True, max_instances=model.max_instances,
-                 score_threshold=0.0, blur_kernel_size=3))[0]
+                 score_thr=0.0, blur_kernel_size=3))[0]
     n = len(pred.keypoints)
     assert n == int(valid.sum()) == model.max_instances
     np.testing.assert_allclose(pred.keypoints, keypoints.numpy(), atol=1e-4)
@@ -138,7 +138,7 @@ def test_export_tool_cli(tmp_path):
     out = tmp_path / 'cli.onnx'
     proc = subprocess.run(
         [sys.executable, 'tools/export_onnx.py', TINY, str(ckpt), '--out',
-         str(out), '--check-image', image, '--score-threshold', '0',
+         str(out), '--check-image', image, '--score-thr', '0',
          '--max-instances', '5'],
         cwd=REPO, capture_output=True, text=True, timeout=300,
         env=repo_env())
@@ -153,19 +153,19 @@ def test_export_tool_cli(tmp_path):
 
 
 def test_deploy_model_keeps_people_by_default():
-    """Deployment returns people: rows above the model's
-    ``test_cfg.score_thr`` when set, else above 0.1 (the demo's default;
-    the configs' ``score_thr`` is None, every candidate, for evaluation)."""
+    """Deployment returns people: rows above 0.1 (the demo's default; the
+    configs' ``score_thr``, 0.01, is every candidate, for evaluation), or
+    above the model's ``test_cfg.score_thr`` when that is higher."""
     from mmpose_boir.deploy import BoIRDeployModel
     model = build_deploy_model(TINY)
-    assert model.score_threshold == 0.1
-    assert build_deploy_model(TINY, score_threshold=0.0).score_threshold == 0
+    assert model.score_thr == 0.1
+    assert build_deploy_model(TINY, score_thr=0.0).score_thr == 0
     from mmengine.config import Config
     from mmpose.registry import MODELS
     cfg = Config.fromfile(osp.join(REPO, TINY))
     cfg.model.backbone.init_cfg = None
-    assert cfg.model.test_cfg.score_thr is None
+    assert cfg.model.test_cfg.score_thr == 0.01
     cfg.model.test_cfg.score_thr = 0.25
     estimator = MODELS.build(cfg.model)
-    assert BoIRDeployModel(estimator, flip_test=False).score_threshold == \
+    assert BoIRDeployModel(estimator, flip_test=False).score_thr == \
         0.25

@@ -57,12 +57,12 @@ def test_torch_free_inference_matches_pytorch(tmp_path):
     if not osp.isfile(image):
         image = str(tmp_path / 'synthetic.jpg')
         cv2.imwrite(image, _sample_image())
-    model = _deploy_model(score_threshold=0.0)
+    model = _deploy_model(score_thr=0.0)
     x, meta = preprocess(cv2.imread(image), SHAPE[::-1], size_factor=32,
                          resize_mode='fit')
     with torch.no_grad():  # a threshold between the 10th and 11th score
         s = model(torch.from_numpy(x))[2].numpy()
-    model.score_threshold = float(s[9] + s[10]) / 2
+    model.score_thr = float(s[9] + s[10]) / 2
     path = export_onnx(model, str(tmp_path / 'tiny.onnx'), SHAPE)
 
     out = tmp_path / 'ort.npz'
@@ -85,7 +85,7 @@ def test_torch_free_inference_matches_pytorch(tmp_path):
 
 
 def test_cli(tmp_path):
-    model = _deploy_model(score_threshold=0.0)
+    model = _deploy_model(score_thr=0.0)
     path = export_onnx(model, str(tmp_path / 'tiny.onnx'), SHAPE)
     image = str(tmp_path / 'img.jpg')
     cv2.imwrite(image, _sample_image())

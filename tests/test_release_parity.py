@@ -36,6 +36,9 @@ import mmpose_boir  # noqa: F401
 from release_fixture import (DATA_DIR, config_of, converted_state_dict,
                              float64_fixtures, load_fixture)
 
+pytestmark = [pytest.mark.shared_worker('float64_parity'),
+              pytest.mark.run_first(0)]
+
 FIXTURES = float64_fixtures(training=False)
 #: float64 against the release: keypoints (pixels), scores, center map
 TOL = 1e-6
@@ -82,7 +85,7 @@ def _predict(model, inputs: torch.Tensor, data: dict) -> SimpleNamespace:
     center = torch.as_tensor(out.pred_fields.heatmaps)
     cfg = model.test_cfg
     _, cells, _ = model.head.decoder.decode_centers(
-        center, cfg.get('max_instances', 30), cfg.get('score_threshold',
+        center, cfg.get('max_instances', 30), cfg.get('score_thr',
                                                       0.01),
         cfg.get('blur_kernel_size', 3))
     return SimpleNamespace(
@@ -193,7 +196,7 @@ def test_float32_agrees_with_float64(case):
     f32, f64 = case.f32, case.f64
     dcenter = np.abs(f32.center - f64.center).max()
     cfg = case.model.test_cfg
-    threshold = cfg.get('score_threshold', 0.01)
+    threshold = cfg.get('score_thr', 0.01)
     near_threshold = np.abs(f64.center_scores - threshold) < F32_CENTER_TOL
     common = [c for c in f64.cells if c in f32.cells]
     i64 = [f64.cells.index(c) for c in common]

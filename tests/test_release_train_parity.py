@@ -34,6 +34,9 @@ from release_fixture import (DATA_DIR, config_of, converted_state_dict,
                              float64_fixtures, load_fixture)
 from tool_modules import load_tool
 
+pytestmark = [pytest.mark.shared_worker('float64_parity'),
+              pytest.mark.run_first(1)]
+
 release_key_to_ours = load_tool(
     'convert_release_checkpoint').release_key_to_ours
 

@@ -12,6 +12,8 @@ from mmpose.registry import MODELS
 import mmpose_boir  # noqa: F401
 from conftest import run_cmd
 
+pytestmark = pytest.mark.spread
+
 CASES = {
     'coco': ('configs/boir/tiny/boir_tiny_coco.py',
              ['coco/AP', 'coco/AP .5', 'coco/AR']),

@@ -17,8 +17,7 @@ def model():
     init_default_scope('mmpose')
     torch.manual_seed(0)
     net = MODELS.build(Config.fromfile(TINY_CONFIG).model).eval()
-    net.test_cfg['score_threshold'] = 0.0
-    net.test_cfg['score_thr'] = None  # every candidate
+    net.test_cfg['score_thr'] = 0.0
     return net
 
 

@@ -44,8 +44,7 @@ def test_w32_deployed_size_matches_release_and_predicts_512():
     meta = dict(input_size=(512, 512), input_center=np.array([256., 256.]),
                 input_scale=np.array([512., 512.]),
                 flip_indices=COCO_FLIP_INDICES)
-    deployed.test_cfg['score_threshold'] = 0.0
-    deployed.test_cfg['score_thr'] = None  # every candidate
+    deployed.test_cfg['score_thr'] = 0.0
     with torch.no_grad():
         out = deployed.predict(torch.randn(1, 3, 512, 512),
                                [PoseDataSample(metainfo=meta)])[0]

@@ -77,7 +77,7 @@ def predict_reference(model, x, samples):
     center = sigmoid_clamped(head.forward([f], with_aux=False)['center'])
     scores, coords, ids = head.decoder.decode_centers(
         center[:, 0].mean(0, keepdim=True), cfg['max_instances'],
-        cfg['score_threshold'], cfg['blur_kernel_size'])
+        cfg['score_thr'], cfg['blur_kernel_size'])
     coords, ids = torch.cat((coords, coords)), torch.cat((ids, ids + 1))
     params = f[ids, :, coords[:, 1], coords[:, 0]]
     hm = sigmoid_clamped(direct_form(head.instance_head, f, params, coords,
@@ -105,7 +105,7 @@ def setup(args):
     for cfg in (boir, cid):
         cfg.model.backbone.init_cfg = None
         cfg.model.test_cfg.update(flip_test=True, max_instances=args.instances,
-                                  score_threshold=-1.0, blur_kernel_size=3)
+                                  score_thr=-1.0, blur_kernel_size=3)
     models = {}
     for name, cfg in (('reference', boir), ('cid', cid)):
         torch.manual_seed(0)
@@ -207,7 +207,7 @@ def bench_onnx(args, raw):
     torch.manual_seed(0)
     model = build_deploy_model(args.config, flip_test=True,
                                max_instances=args.instances,
-                               score_threshold=-1.0)
+                               score_thr=-1.0)
     so = ort.SessionOptions()
     so.intra_op_num_threads = so.inter_op_num_threads = args.threads
     with tempfile.TemporaryDirectory() as tmp:

@@ -78,7 +78,7 @@ PREFIXES: List[Tuple[str, str]] = [
     ('backbone.', 'backbone.'),
     ('multihead.neck.0.', 'head.neck.'),
     ('multihead.center_head.head.', 'head.center_head.'),
-    ('multihead.buk_head.head.', 'head.keypoint_head.'),
+    ('multihead.buk_head.head.', 'head.multi_heatmap_head.'),
     ('multihead.emb_head.head.', 'head.embedding_head.'),
     ('multihead.bbox_head.head.', 'head.bbox_head.'),
     ('kpt_head.conv_down.', 'head.instance_head.conv_down.'),

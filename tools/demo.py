@@ -45,6 +45,9 @@ from typing import List, Optional, Union
 from mmengine.config import DictAction
 
 import mmpose_boir  # noqa: F401  (compat shims + registration)
+from mmpose_boir.engine.tool_setup import (ToolInputError,
+                                           check_checkpoint_file,
+                                           check_config_file, is_url)
 
 
 def parse_args(argv=None):
@@ -103,49 +106,11 @@ def build_inferencer(config: str, checkpoint: Optional[str],
                             device=device, show_progress=False)
 
 
-class DemoError(Exception):
-    """A problem with the demo's inputs, reported as one line."""
-
-
-def _is_url(path: str) -> bool:
-    return '://' in path
-
-
 def is_webcam(path: str) -> bool:
     """``webcam`` or ``webcam:ID``, MMPose's inferencer's camera input."""
     name = path.lower()
     return name == 'webcam' or (name.startswith('webcam:')
                                 and name[len('webcam:'):].isdigit())
-
-
-def check_config(config: str) -> None:
-    if not osp.isfile(config):
-        raise DemoError(f'config file not found: {config}')
-
-
-def check_checkpoint(checkpoint: str) -> None:
-    """A readable checkpoint file, or :class:`DemoError` naming it.
-
-    Read with MMEngine's loader (as the inferencer reads it next: torch's
-    weights-only loading, MMEngine's types allowed by ``mmpose_boir``'s
-    shims)."""
-    if _is_url(checkpoint):
-        return
-    if not osp.isfile(checkpoint):
-        raise DemoError(f'checkpoint file not found: {checkpoint}')
-    from mmengine.runner.checkpoint import CheckpointLoader
-    try:
-        CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    except Exception as exc:
-        found = ('Unsupported global' in str(exc)
-                 and str(exc).split('GLOBAL ', 1)[-1].split()[0])
-        why = (f'it holds a {found} object, which is not loaded (only '
-               'tensors, plain containers and MMEngine\'s checkpoint '
-               'metadata are)' if found else
-               'not a readable PyTorch checkpoint (corrupt or truncated '
-               f'file, or not written by torch.save; {type(exc).__name__})')
-        raise DemoError(f'cannot load checkpoint {checkpoint}: {why}') \
-            from None
 
 
 def _decodes(path: str) -> bool:
@@ -168,10 +133,10 @@ def collect_inputs(path: str) -> Union[str, List[str]]:
     the list of its images that decode (the others are warned about and
     skipped; files that are not images are skipped silently); ``webcam``
     as it is."""
-    if _is_url(path) or is_webcam(path):
+    if is_url(path) or is_webcam(path):
         return path
     if path.lower().startswith('webcam'):
-        raise DemoError(f'camera input {path!r}: use webcam or webcam:ID '
+        raise ToolInputError(f'camera input {path!r}: use webcam or webcam:ID '
                         '(ID a number, e.g. webcam:1)')
     if osp.isdir(path):
         images = []
@@ -185,26 +150,26 @@ def collect_inputs(path: str) -> Union[str, List[str]]:
                 warnings.warn(f'cannot decode image {file}: not a valid '
                               'image; skipped', stacklevel=2)
         if not images:
-            raise DemoError(f'no image that can be decoded in {path}')
+            raise ToolInputError(f'no image that can be decoded in {path}')
         return images
     if not osp.exists(path):
-        raise DemoError(f'input not found: {path}')
+        raise ToolInputError(f'input not found: {path}')
     if _mime(path) == 'video':
         return path
     if not _decodes(path):
-        raise DemoError(f'cannot decode image {path}: not a valid image')
+        raise ToolInputError(f'cannot decode image {path}: not a valid image')
     return path
 
 
 def check_out_dir(out_dir: str, inputs: Union[str, List[str]]) -> None:
     """A drawn picture or video is written to ``out_dir`` under its
     input's name: refuse an ``out_dir`` where that is the input itself."""
-    if isinstance(inputs, str) and (_is_url(inputs) or is_webcam(inputs)):
+    if isinstance(inputs, str) and (is_url(inputs) or is_webcam(inputs)):
         return
     for path in [inputs] if isinstance(inputs, str) else inputs:
         out = osp.join(out_dir, osp.basename(path))
         if osp.exists(out) and osp.samefile(out, path):
-            raise DemoError(
+            raise ToolInputError(
                 f'--out-dir {out_dir}: the drawn result would replace the '
                 f'input {path}; choose another folder')
 
@@ -221,21 +186,21 @@ def kpt_thr_of(cfg, kpt_thr: Optional[float]) -> float:
 def run(args) -> List[dict]:
     from mmpose_boir.engine.config_check import (ConfigCheckError,
                                                  load_checked_config)
-    check_config(args.config)
+    check_config_file(args.config)
     options = dict(args.cfg_options or {})
     if args.no_flip:
         options['model.test_cfg.flip_test'] = False
     try:
         cfg = load_checked_config(args.config, options)
     except ConfigCheckError as exc:
-        raise DemoError(str(exc)) from None
-    check_checkpoint(args.checkpoint)
+        raise ToolInputError(str(exc)) from None
+    check_checkpoint_file(args.checkpoint)
     inputs = collect_inputs(args.input)
     check_out_dir(args.out_dir, inputs)
     try:
         inferencer = build_inferencer(cfg, args.checkpoint, args.device)
     except ValueError as exc:  # e.g. a test_cfg key that BoIR does not read
-        raise DemoError(f'config {args.config}: {exc}') from None
+        raise ToolInputError(f'config {args.config}: {exc}') from None
     os.makedirs(args.out_dir, exist_ok=True)
     kwargs = dict(
         vis_out_dir=args.out_dir,
@@ -264,7 +229,7 @@ def main(argv=None) -> int:
         CheckpointMismatchError
     try:
         results = run(args)
-    except DemoError as exc:
+    except ToolInputError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
     except CheckpointMismatchError as exc:  # the model's: names no file

@@ -5,7 +5,7 @@
 #
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT as in MMPose's script.
 # On a machine without a GPU the processes evaluate on CPU with the gloo
-# backend (tools/test.py applies tools/cpu_distributed.py).
+# backend (tools/test.py applies mmpose_boir.engine.cpu_distributed).
 set -euo pipefail
 
 if [ $# -lt 3 ]; then

@@ -6,7 +6,7 @@
 #
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT as in MMPose's script.
 # On a machine without a GPU the processes train on CPU with the gloo backend
-# (tools/train.py applies tools/cpu_distributed.py); SyncBN needs GPUs.
+# (tools/train.py applies mmpose_boir.engine.cpu_distributed); SyncBN needs GPUs.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then

@@ -67,10 +67,10 @@ def parse_args(argv=None):
                         help='input shape (default: the codec input size)')
     parser.add_argument('--max-instances', type=int, default=None,
                         help='rows M of the outputs (default: test_cfg, 30)')
-    parser.add_argument('--score-threshold', type=float, default=None,
+    parser.add_argument('--score-thr', type=float, default=None,
                         help='rows whose center score is above it are valid '
-                        "(default: the config's test_cfg.score_thr when "
-                        'set, else 0.1)')
+                        "(default: 0.1, or the config's test_cfg.score_thr "
+                        'when higher)')
     parser.add_argument('--no-flip', action='store_true',
                         help='export without flip test')
     parser.add_argument('--opset', type=int, default=17)
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     model = build_deploy_model(
         cfg, args.checkpoint,
         max_instances=args.max_instances,
-        score_threshold=args.score_threshold,
+        score_thr=args.score_thr,
         flip_test=False if args.no_flip else None)
     t0 = time.perf_counter()
     export_onnx(model, args.out, shape, args.opset)

@@ -17,7 +17,7 @@ stays outside the graph, exactly as ``mmpose_boir.deploy.preprocess`` and
 size about the release's whole-pixel image center with MMPose's affine
 (``get_warp_matrix`` / ``BottomupResize(resize_mode='fit')``), and the
 keypoints are mapped back to the image. Rows whose center score is not above
-the export's ``--score-threshold`` (the ``valid`` output) are dropped. Pose
+the export's ``--score-thr`` (the ``valid`` output) are dropped. Pose
 NMS is not applied (the evaluator's job).
 
 ``--draw OUT.jpg`` (or :func:`draw`) draws the people with OpenCV: each

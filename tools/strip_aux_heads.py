@@ -3,9 +3,9 @@
     python tools/strip_aux_heads.py work_dirs/boir_w32_coco/epoch_140.pth \
         boir_w32_coco_deploy.pth
 
-Keeps ``state_dict`` (without ``head.keypoint_head``, ``head.embedding_head``
-and ``head.bbox_head``) and ``meta``; drops the optimizer and scheduler
-state. Load the result into a config with
+Keeps ``state_dict`` (without ``head.multi_heatmap_head``,
+``head.embedding_head`` and ``head.bbox_head``) and ``meta``; drops the
+optimizer and scheduler state. Load the result into a config with
 ``model.head.with_aux_heads=False`` (a training checkpoint loads there too:
 the head drops the auxiliary weights itself).
 """

@@ -5,10 +5,12 @@ also import mmpose_boir through `custom_imports`, so
 `mim test mmpose CONFIG ...` works too.
 
 With `--launcher pytorch` (`tools/dist_test.sh`) on a machine without a GPU,
-the processes run on CPU with the gloo backend (`tools/cpu_distributed.py`);
+the processes run on CPU with the gloo backend
+(`mmpose_boir.engine.cpu_distributed`);
 MMPose's own script (`mim test mmpose ... --launcher pytorch`) does not.
 
-Before MMPose's script runs (`tools/mmpose_tools.py`): the config and the
+Before MMPose's script runs (`mmpose_boir.engine.mmpose_tools`): the config
+and the
 checkpoint are checked (a missing or unreadable file: one line, exit 1);
 the config as merged with `--cfg-options` is checked by
 `mmpose_boir.engine.config_check` (an unknown transform argument or a
@@ -21,20 +23,22 @@ the work directory never replaces a file named on the command line.
 """
 import sys
 
-from mmpose_tools import run_mmpose_tool  # tools/mmpose_tools.py
+from mmpose_boir.engine.mmpose_tools import run_mmpose_tool
 
 
 def check_files(argv) -> int:
     """A missing config, a missing or unreadable checkpoint: one clear
-    line (tools/demo.py's checks) instead of MMEngine's traceback."""
+    line (the demo's checks) instead of MMEngine's traceback."""
     positional = [a for a in argv[:2] if not a.startswith('-')]
     if len(positional) < 2:
         return 0  # let MMPose's argparse explain the usage
-    from demo import DemoError, check_checkpoint, check_config
+    from mmpose_boir.engine.tool_setup import (ToolInputError,
+                                               check_checkpoint_file,
+                                               check_config_file)
     try:
-        check_config(positional[0])
-        check_checkpoint(positional[1])
-    except DemoError as exc:
+        check_config_file(positional[0])
+        check_checkpoint_file(positional[1])
+    except ToolInputError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
     return 0

@@ -39,8 +39,8 @@ auto_scale_lr = dict(base_batch_size=80)
 custom_hooks = [dict(type='BatchSizeCheckHook', gpus=4)]
 env_cfg = dict(cudnn_benchmark=True)  # CUDNN.BENCHMARK
 # --show-dir / --show of tools/test.py and `mim test` draw the people that
-# inference returns (center score above test_cfg.score_thr, pose NMS), not
-# every candidate that the evaluation scores
+# inference returns whose center score is above the hook's bbox_thr (0.1),
+# after pose NMS, not every candidate that the evaluation scores
 default_hooks = dict(visualization=dict(type='BoIRVisualizationHook'))
 
 # MMPose's bottom-up estimator, as CID's and RTMO's configs: everything
@@ -98,13 +98,12 @@ model = dict(
         multiscale_test=False,
         flip_test=True,
         max_instances=30,  # TEST.MAX_PROPOSALS
-        score_threshold=0.01,  # TEST.KEYPOINT_THRESHOLD
         blur_kernel_size=3,  # TEST.CENTER_POOL_KERNEL
-        # the people returned: center score above it; None: every candidate,
-        # which the evaluation scores, as the release evaluates them. MMPose's
-        # inferencer sets it to its bbox_thr (default 0.3), tools/demo.py to
-        # its --bbox-thr
-        score_thr=None))
+        # the people returned: center score above it (TEST.KEYPOINT_THRESHOLD):
+        # every candidate that the evaluation scores, as the release's.
+        # MMPose's inferencer sets it to its bbox_thr (default 0.3), as for
+        # RTMO, and tools/demo.py to its --bbox-thr
+        score_thr=0.01))
 
 dataset_type = 'ValidatedCocoDataset'
 data_mode = 'bottomup'

@@ -262,19 +262,19 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
     # visualisation alike.
 
     def decode_centers(self, centers: Tensor, max_instances: int,
-                       score_threshold: float, blur_kernel_size: int = 3,
+                       score_thr: float, blur_kernel_size: int = 3,
                        padded: bool = False) -> Tuple[Tensor, ...]:
         """Instance centers: top-k local maxima of the smoothed center maps.
 
         As the release: ``(h + avgpool_k(h)) / 2``, peaks where a max-pool
         (kernel :func:`peak_pool_kernel`) equals the map, the
         ``max_instances`` highest per image, kept when above
-        ``score_threshold``.
+        ``score_thr``.
 
         Args:
             centers: ``[B, H, W]`` center probabilities.
             max_instances: k per image.
-            score_threshold: keep peaks strictly above it.
+            score_thr: keep peaks strictly above it.
             blur_kernel_size: the smoothing kernel.
             padded: return every image's k rows with a ``valid`` mask
                 (fixed shapes, for export) instead of only the kept ones.
@@ -294,7 +294,7 @@ class BoIRDecoupledHeatmap(DecoupledHeatmap):
             scores)
         coords = torch.stack(
             (index % W, torch.div(index, W, rounding_mode='floor')), -1)
-        valid = scores > score_threshold
+        valid = scores > score_thr
         if padded:
             return (scores.reshape(-1), coords.reshape(-1, 2),
                     img_ids.reshape(-1), valid.reshape(-1))

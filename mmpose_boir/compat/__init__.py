@@ -9,9 +9,9 @@ docs/install.md, "Compatibility shims":
   checkpoint types for weights-only ``torch.load`` while they load, and
   only then (torch's process-wide allow-list is not touched).
 
-The CPU fallback of ``--launcher pytorch`` is no part of the package:
+The CPU fallback of ``--launcher pytorch`` is not applied on import:
 ``tools/train.py`` and ``tools/test.py`` apply it
-(``tools/cpu_distributed.py``).
+(``mmpose_boir.engine.cpu_distributed``).
 """
 from . import mmcv_ops  # noqa: F401  (first: mmpose.models needs it)
 from . import checkpoint  # noqa: F401

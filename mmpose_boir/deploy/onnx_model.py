@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..models.heads.runtime_cfg import PEOPLE_SCORE_THR
+from ..models.heads.runtime_cfg import PEOPLE_SCORE_THR, people_score_thr
 
 OUTPUT_NAMES = ('keypoints', 'keypoint_scores', 'scores', 'valid')
 
@@ -41,10 +41,10 @@ class BoIRDeployModel(nn.Module):
             form, which the exported graph computes).
         max_instances: fixed number of output rows M (default: the model's
             ``test_cfg.max_instances``, 30).
-        score_threshold: a row is ``valid`` when its center score is above
-            it (default: ``test_cfg.score_thr`` when set, else
-            ``PEOPLE_SCORE_THR``, 0.1, as ``tools/demo.py``: the people;
-            ``test_cfg.score_threshold``, 0.01: every candidate).
+        score_thr: a row is ``valid`` when its center score is above
+            it (default: ``PEOPLE_SCORE_THR``, 0.1, as ``tools/demo.py``, or
+            the model's own people threshold, ``test_cfg.score_thr``, when
+            that is higher; the configs' 0.01 is every candidate).
         flip_test: average with the mirrored image (default:
             ``test_cfg.flip_test``).
         flip_indices: keypoint flip pairs, the dataset's (required with
@@ -66,7 +66,7 @@ class BoIRDeployModel(nn.Module):
     def __init__(self,
                  model: nn.Module,
                  max_instances: Optional[int] = None,
-                 score_threshold: Optional[float] = None,
+                 score_thr: Optional[float] = None,
                  flip_test: Optional[bool] = None,
                  flip_indices: Optional[Sequence[int]] = None,
                  blur_kernel_size: Optional[int] = None,
@@ -79,11 +79,9 @@ class BoIRDeployModel(nn.Module):
         self.head = model.head
         self.max_instances = int(max_instances if max_instances is not None
                                  else test_cfg.get('max_instances', 30))
-        if score_threshold is None:
-            score_threshold = test_cfg.get('score_thr')
-        if score_threshold is None:
-            score_threshold = PEOPLE_SCORE_THR
-        self.score_threshold = float(score_threshold)
+        if score_thr is None:
+            score_thr = max(PEOPLE_SCORE_THR, people_score_thr(test_cfg))
+        self.score_thr = float(score_thr)
         self.flip_test = bool(flip_test if flip_test is not None else
                               test_cfg.get('flip_test', False))
         self.blur_kernel_size = int(
@@ -136,7 +134,7 @@ class BoIRDeployModel(nn.Module):
         out = self.head.predict_tensors(
             [feats], 1, (image.shape[-1], image.shape[-2]),
             dict(flip_test=self.flip_test, max_instances=self.max_instances,
-                 score_threshold=self.score_threshold,
+                 score_thr=self.score_thr,
                  blur_kernel_size=self.blur_kernel_size),
             self.flip_indices, padded=True)
         return (out['keypoints'], out['keypoint_scores'], out['scores'],

@@ -16,7 +16,9 @@ filter.
   :data:`QUIET_LOG_MESSAGES`; docs/usage.md, "Messages you may see").
 
 :func:`check_output` refuses an output path that is one of the tool's
-inputs (no tool writes over a file the user passed in).
+inputs (no tool writes over a file the user passed in);
+:func:`check_config_file` and :func:`check_checkpoint_file` name a missing
+or unreadable input in one line (:class:`ToolInputError`).
 """
 import logging
 import os
@@ -133,3 +135,44 @@ def check_output(path: str, *inputs: str) -> None:
                 osp.samefile(path, source):
             raise ValueError(f'{path} is an input of this command ({source});'
                              ' choose another output')
+
+
+class ToolInputError(Exception):
+    """A problem with a tool's inputs (a file missing or unreadable),
+    reported as one line."""
+
+
+def is_url(path: str) -> bool:
+    return '://' in path
+
+
+def check_config_file(config: str) -> None:
+    """:class:`ToolInputError` when ``config`` is not a file."""
+    if not osp.isfile(config):
+        raise ToolInputError(f'config file not found: {config}')
+
+
+def check_checkpoint_file(checkpoint: str) -> None:
+    """A readable checkpoint file (or a URL, left to the loader), or
+    :class:`ToolInputError` naming it.
+
+    Read with MMEngine's loader (as the inferencer and the runner read it
+    next: torch's weights-only loading, MMEngine's types allowed by
+    ``mmpose_boir``'s shims)."""
+    if is_url(checkpoint):
+        return
+    if not osp.isfile(checkpoint):
+        raise ToolInputError(f'checkpoint file not found: {checkpoint}')
+    from mmengine.runner.checkpoint import CheckpointLoader
+    try:
+        CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    except Exception as exc:
+        found = ('Unsupported global' in str(exc)
+                 and str(exc).split('GLOBAL ', 1)[-1].split()[0])
+        why = (f'it holds a {found} object, which is not loaded (only '
+               'tensors, plain containers and MMEngine\'s checkpoint '
+               'metadata are)' if found else
+               'not a readable PyTorch checkpoint (corrupt or truncated '
+               f'file, or not written by torch.save; {type(exc).__name__})')
+        raise ToolInputError(
+            f'cannot load checkpoint {checkpoint}: {why}') from None

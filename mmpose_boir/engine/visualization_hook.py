@@ -2,7 +2,6 @@
 returns, not every candidate that the evaluation scores."""
 from typing import List, Optional, Sequence
 
-from mmengine.model import is_model_wrapper
 from mmpose.engine.hooks import PoseVisualizationHook
 from mmpose.evaluation.functional import nearby_joints_nms
 from mmpose.registry import HOOKS
@@ -14,16 +13,15 @@ class BoIRVisualizationHook(PoseVisualizationHook):
     returns for an image outside a dataset.
 
     In a dataset run (``tools/test.py``, ``mim test``, validation) BoIR
-    keeps every candidate of its decoder (``test_cfg.max_instances``, 30;
-    the configs' ``test_cfg.score_thr`` is None): the COCO evaluation scores
-    them all, as the release evaluates them. Drawn as they are (MMPose's
-    hook), most are boxes without a keypoint above ``kpt_thr``. This hook
-    draws what ``tools/demo.py`` returns for the same image: the people
-    whose center score is above ``bbox_thr`` (the demo's ``--bbox-thr``
-    default, 0.1; the model's ``test_cfg.score_thr`` instead when that is
-    set), after MMPose's pose NMS (``nearby_joints_nms``, the inferencer's
-    ``pose_based_nms``). It draws copies: what the evaluator scores is
-    unchanged.
+    returns every candidate of its decoder (``test_cfg.max_instances``, 30,
+    above the configs' ``test_cfg.score_thr``, the release's 0.01): the
+    COCO evaluation scores them all, as the release evaluates them. Drawn
+    as they are (MMPose's hook), most are boxes without a keypoint above
+    ``kpt_thr``. This hook draws what ``tools/demo.py`` returns for the same
+    image: the people whose center score is above ``bbox_thr`` (the demo's
+    ``--bbox-thr`` default, 0.1), after MMPose's pose NMS
+    (``nearby_joints_nms``, the inferencer's ``pose_based_nms``). It draws
+    copies: what the evaluator scores is unchanged.
 
     The BoIR configs use it in ``default_hooks.visualization``; MMPose's
     ``--show-dir`` / ``--show`` switch it on as they do MMPose's hook.
@@ -40,16 +38,6 @@ class BoIRVisualizationHook(PoseVisualizationHook):
         super().__init__(**kwargs)
         self.bbox_thr = bbox_thr
         self.pose_nms = pose_nms
-
-    def _score_thr(self, runner) -> Optional[float]:
-        """The model's ``test_cfg.score_thr`` when set, else ``bbox_thr``."""
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
-        for owner in (model, getattr(model, 'head', None)):
-            test_cfg = getattr(owner, 'test_cfg', None) or {}
-            if test_cfg.get('score_thr') is not None:
-                return test_cfg['score_thr']
-        return self.bbox_thr
 
     def kept_people(self, outputs: Sequence, score_thr: Optional[float]
                     ) -> List:
@@ -74,11 +62,11 @@ class BoIRVisualizationHook(PoseVisualizationHook):
     def after_val_iter(self, runner, batch_idx: int, data_batch: dict,
                        outputs: Sequence) -> None:
         if self.enable:
-            outputs = self.kept_people(outputs, self._score_thr(runner))
+            outputs = self.kept_people(outputs, self.bbox_thr)
         super().after_val_iter(runner, batch_idx, data_batch, outputs)
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: dict,
                         outputs: Sequence) -> None:
         if self.enable:
-            outputs = self.kept_people(outputs, self._score_thr(runner))
+            outputs = self.kept_people(outputs, self.bbox_thr)
         super().after_test_iter(runner, batch_idx, data_batch, outputs)

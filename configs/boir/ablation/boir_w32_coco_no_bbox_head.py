@@ -5,4 +5,4 @@
 # ablations").
 _base_ = ['../boir_w32_coco.py']
 
-model = dict(head=dict(aux_heads=('keypoint_head', 'embedding_head')))
+model = dict(head=dict(aux_heads=('multi_heatmap_head', 'embedding_head')))

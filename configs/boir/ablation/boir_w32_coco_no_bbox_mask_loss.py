@@ -5,4 +5,4 @@
 # row is named (see docs/box_supervision.md, "In BoIR, and the ablations").
 _base_ = ['../boir_w32_coco.py']
 
-model = dict(head=dict(aux_heads=('keypoint_head', 'bbox_head')))
+model = dict(head=dict(aux_heads=('multi_heatmap_head', 'bbox_head')))

@@ -16,10 +16,11 @@ from .instance_keypoint_head import InstanceKeypointHead
 # AUX_HEADS (the training-only sub-modules) and KEYPOINT_LAYERS (the
 # parameters whose shape depends on K) are named once, in loading.py
 from .loading import (AUX_HEADS, AUX_MODULES,  # noqa: F401
-                      KEYPOINT_LAYERS,
+                      KEYPOINT_LAYERS, RENAMED_MODULES,
                       check_keypoints_trained, fit_checkpoint,
                       forgive_missing_aux_heads)
-from .runtime_cfg import TEST_CFG, TRAIN_CFG, check_runtime_cfg
+from .runtime_cfg import (TEST_CFG, TRAIN_CFG, check_runtime_cfg,
+                          people_score_thr)
 from .targets import collect_heatmaps, collect_instance_boxes
 
 
@@ -36,12 +37,14 @@ class BoIRHead(BaseHead):
 
     The auxiliary heads are the box-supervision parts that
     :class:`BoxSupervisionHead` attaches to other models (``aux_heads.py``),
-    each with its loss: ``keypoint_head`` a :class:`MultiPersonHeatmapHead`
+    each with its loss: ``multi_heatmap_head`` a
+    :class:`MultiPersonHeatmapHead`
     (K channels; the center head's channel is appended for its focal loss),
     ``embedding_head`` a :class:`PixelEmbeddingHead` (Bbox Mask Loss),
-    ``bbox_head`` a :class:`BoxRegressionHead` (CIoU). Their state-dict keys
-    are the release's layout (``keypoint_head.0.*``, ``keypoint_head.1.*``,
-    ...; the name ``keypoint_head`` is kept for the checkpoints).
+    ``bbox_head`` a :class:`BoxRegressionHead` (CIoU). Within each, the
+    state-dict keys follow the release's layout (``multi_heatmap_head.0.*``,
+    ``multi_heatmap_head.1.*``, ...); checkpoints that call the first
+    ``keypoint_head`` load too (``loading.RENAMED_MODULES``).
 
     Loading: the head's own ``load_state_dict`` hooks (``loading.py``), in
     any estimator, refuse a checkpoint that does not fit (another model or
@@ -64,7 +67,7 @@ class BoIRHead(BaseHead):
         with_aux_heads: build the auxiliary heads (``False``: the deployed
             head, which cannot compute the losses).
         aux_heads: which auxiliary heads to build (the paper's ablation
-            switches, configs/boir/ablation/): any of ``'keypoint_head'``,
+            switches, configs/boir/ablation/): any of ``'multi_heatmap_head'``,
             ``'embedding_head'`` (and its Bbox Mask Loss), ``'bbox_head'``.
             Without the keypoint head the center head is trained by the same
             focal loss on the center channel alone.
@@ -126,9 +129,12 @@ class BoIRHead(BaseHead):
                              f'{bbox_anchor_order!r}')
         unknown = [n for n in aux_heads if n not in AUX_HEADS]
         if unknown or isinstance(aux_heads, str):
+            renamed = [f'{n!r} is now {RENAMED_MODULES[n]!r}'
+                       for n in unknown if n in RENAMED_MODULES]
             raise ValueError(
                 f'BoIRHead: aux_heads must name some of {AUX_HEADS}, '
-                f'got {aux_heads!r}')
+                f'got {aux_heads!r}' +
+                (f' ({", ".join(renamed)})' if renamed else ''))
         self.loss_per_image = loss_per_image
         self.in_channels = in_channels
         self.num_keypoints = num_keypoints
@@ -144,8 +150,8 @@ class BoIRHead(BaseHead):
             if aux_neck:
                 self.aux_neck = ASPP(in_channels, aspp_channels,
                                      neck_channels, atrous_rates)
-            if 'keypoint_head' in aux_heads:
-                self.keypoint_head = MultiPersonHeatmapHead(
+            if 'multi_heatmap_head' in aux_heads:
+                self.multi_heatmap_head = MultiPersonHeatmapHead(
                     neck_channels, num_keypoints, head_channels,
                     loss=multi_heatmap_loss)
             if 'embedding_head' in aux_heads:
@@ -161,7 +167,7 @@ class BoIRHead(BaseHead):
         self._init_heads(prior_prob)
 
         # the center heatmap's loss when no keypoint head carries it
-        if self._aux('keypoint_head') is None:
+        if self._aux('multi_heatmap_head') is None:
             self.center_heatmap_loss = MODELS.build(multi_heatmap_loss)
         self.instance_heatmap_loss = MODELS.build(instance_heatmap_loss)
         # see loading.py: K of a checkpoint whose keypoint layers were
@@ -191,8 +197,8 @@ class BoIRHead(BaseHead):
     @property
     def multi_heatmap_loss(self):
         """The multi-person heatmap loss (``multi_heatmap_loss``)."""
-        if self._aux('keypoint_head') is not None:
-            return self.keypoint_head.loss_module
+        if self._aux('multi_heatmap_head') is not None:
+            return self.multi_heatmap_head.loss_module
         return self.center_heatmap_loss
 
     @property
@@ -237,7 +243,7 @@ class BoIRHead(BaseHead):
         if with_aux and self.with_aux_heads:
             aux_neck = self._aux('aux_neck')
             aux = neck if aux_neck is None else aux_neck(x)
-            for key, name in (('keypoints', 'keypoint_head'),
+            for key, name in (('keypoints', 'multi_heatmap_head'),
                               ('embeddings', 'embedding_head'),
                               ('bbox', 'bbox_head')):
                 if self._aux(name) is not None:
@@ -272,13 +278,12 @@ class BoIRHead(BaseHead):
         keypoints whose score is at least ``test_cfg.bbox_keypoint_thr``,
         default 0.1, or of all its keypoints when none is; see
         :func:`keypoint_extent_boxes`). The people returned are the decoded
-        candidates (``max_instances`` above ``score_threshold``) whose center
-        score is above ``test_cfg.score_thr``; ``None`` (the configs) keeps
-        every candidate, which the evaluator scores, as the release's
-        evaluation does. MMPose's inferencer sets ``score_thr`` to its
-        ``bbox_thr`` (default 0.3) for models of type
-        ``BottomupPoseEstimator``, as for RTMO. See :meth:`predict_tensors`
-        for the computation.
+        candidates: at most ``max_instances`` center peaks whose score is
+        above ``test_cfg.score_thr`` (:func:`people_score_thr`; the configs'
+        0.01 is the release's, every candidate that the evaluation scores).
+        MMPose's inferencer sets ``score_thr`` to its ``bbox_thr`` (default
+        0.3) for models of type ``BottomupPoseEstimator``, as for RTMO. See
+        :meth:`predict_tensors` for the computation.
         """
         check_runtime_cfg(test_cfg, TEST_CFG, 'model.test_cfg')
         flip_test = test_cfg.get('flip_test', False)
@@ -306,11 +311,8 @@ class BoIRHead(BaseHead):
         bboxes = keypoint_extent_boxes(
             out['keypoints'], out['keypoint_scores'],
             test_cfg.get('bbox_keypoint_thr', BBOX_KEYPOINT_THR))
-        score_thr = test_cfg.get('score_thr')
         for b in range(B):
             sel = out['img_ids'] == b
-            if score_thr is not None:
-                sel &= out['scores'] > score_thr
             preds.append(InstanceData(
                 keypoints=out['keypoints'][sel].numpy(),
                 keypoint_scores=out['keypoint_scores'][sel].numpy(),
@@ -348,8 +350,8 @@ class BoIRHead(BaseHead):
                 flipped back.
             batch_size: B.
             input_size: (w, h) of the main scale's input.
-            test_cfg: ``flip_test``, ``max_instances``, ``score_threshold``,
-                ``blur_kernel_size``.
+            test_cfg: ``flip_test``, ``max_instances``, ``score_thr``
+                (:func:`people_score_thr`), ``blur_kernel_size``.
             flip_indices: keypoint flip pairs (needed with flip test).
             padded: fixed-size output (``max_instances`` rows per image and
                 a ``valid`` mask) for export.
@@ -389,7 +391,7 @@ class BoIRHead(BaseHead):
 
         decoded = self.decoder.decode_centers(
             center, test_cfg.get('max_instances', 30),
-            test_cfg.get('score_threshold', 0.01), kernel, padded=padded)
+            people_score_thr(test_cfg), kernel, padded=padded)
         scores, coords, img_ids = decoded[:3]
 
         heatmaps = None
@@ -468,8 +470,8 @@ class BoIRHead(BaseHead):
         dense = self.forward(x)
 
         coords, img_ids = boxes.coords, boxes.img_ids
-        if self._aux('keypoint_head') is not None:
-            losses = dict(loss_multi_heatmap=self.keypoint_head.loss(
+        if self._aux('multi_heatmap_head') is not None:
+            losses = dict(loss_multi_heatmap=self.multi_heatmap_head.loss(
                 torch.cat((dense['keypoints'], dense['center']), dim=1),
                 heatmaps, heatmap_mask))
         else:  # the center channel alone

@@ -8,10 +8,13 @@ loaded: MMEngine's ``load_checkpoint`` (a config's ``load_from``,
 
 Before the head's weights load (:func:`fit_checkpoint`, a pre-hook):
 
-1. MMPose's estimators rename every key containing ``keypoint_head`` to
+1. Earlier names, mapped to today's (:data:`RENAMED_MODULES`, the one key
+   mapping, as :data:`LEGACY_PREFIXES`): the auxiliary multi-person heatmap
+   head was ``keypoint_head`` in this project's earlier checkpoints.
+   MMPose's estimators rename every key containing ``keypoint_head`` to
    ``head`` in a state dict without version metadata (their conversion of
-   MMPose 0.x top-down checkpoints). The head's auxiliary ``keypoint_head``
-   would arrive as ``head``: such keys are named back.
+   MMPose 0.x top-down checkpoints), so such a checkpoint's keys arrive as
+   ``head.*`` and are mapped too.
 2. A deployed head (``with_aux_heads=False``) drops the auxiliary heads'
    weights (:data:`AUX_HEADS`, and an ablation's own auxiliary neck:
    :data:`AUX_MODULES`).
@@ -46,12 +49,13 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.logging import print_log
 
 #: Sub-modules of BoIRHead used only to compute training losses.
-AUX_HEADS = ('keypoint_head', 'embedding_head', 'bbox_head')
+AUX_HEADS = ('multi_heatmap_head', 'embedding_head', 'bbox_head')
 #: ... and the auxiliary heads' own neck (``aux_neck=True``, an ablation):
 #: what a deployed head drops and a checkpoint without them may lack.
 AUX_MODULES = AUX_HEADS + ('aux_neck', )
 #: Parameters of BoIRHead whose shape depends on the number of keypoints K.
-KEYPOINT_LAYERS = ('keypoint_head.1.weight', 'keypoint_head.1.bias',
+KEYPOINT_LAYERS = ('multi_heatmap_head.1.weight',
+                   'multi_heatmap_head.1.bias',
                    'instance_head.heatmap_conv.weight',
                    'instance_head.heatmap_conv.bias')
 #: The parameter giving a checkpoint's K (dimension 0) and in_channels (1).
@@ -61,9 +65,15 @@ _SHAPE_KEYS = ('instance_head.heatmap_conv.weight',
 #: the dense heads; kpt_head: the instance keypoint head).
 RELEASE_MODULES = ('multihead', 'kpt_head')
 CONVERTER = 'python tools/convert_release_checkpoint.py SRC DST'
-#: MMPose's legacy rename, (to, from): keys of this head that MMPose's
-#: estimator hook wrote as ``head.*`` are its ``keypoint_head.*``.
-_MMPOSE_RENAMED = ('head.', 'keypoint_head.')
+#: Sub-modules of this head renamed since earlier checkpoints: old -> new
+#: (the auxiliary multi-person heatmap head was ``keypoint_head``).
+RENAMED_MODULES = {'keypoint_head': 'multi_heatmap_head'}
+#: The key prefixes they arrive with -> today's: the old name, and ``head.``,
+#: what MMPose's estimators make of ``keypoint_head.`` in a state dict
+#: without version metadata.
+LEGACY_PREFIXES = {f'{old}.': f'{new}.'
+                   for old, new in RENAMED_MODULES.items()}
+LEGACY_PREFIXES['head.'] = LEGACY_PREFIXES['keypoint_head.']
 #: The released configs, by the head's input channels (backbone width) and
 #: by the keypoint count (dataset).
 _CONFIGS = {480: 'configs/boir/boir_w32_{}.py',
@@ -111,10 +121,11 @@ def fit_checkpoint(head, state_dict: dict, prefix: str, local_metadata,
                    strict, missing_keys, unexpected_keys,
                    error_msgs) -> None:
     """Load pre-hook of :class:`BoIRHead` (see the module's docstring)."""
-    # 1. MMPose's legacy rename, undone
-    renamed, original = (prefix + p for p in _MMPOSE_RENAMED)
-    for key in [k for k in state_dict if k.startswith(renamed)]:
-        state_dict[original + key[len(renamed):]] = state_dict.pop(key)
+    # 1. earlier names
+    for old, new in LEGACY_PREFIXES.items():
+        old, new = prefix + old, prefix + new
+        for key in [k for k in state_dict if k.startswith(old)]:
+            state_dict[new + key[len(old):]] = state_dict.pop(key)
     # 2. a deployed head ignores the auxiliary heads' weights
     aux = tuple(f'{prefix}{name}.' for name in AUX_MODULES)
     if not head.with_aux_heads:

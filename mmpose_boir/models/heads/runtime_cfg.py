@@ -51,22 +51,37 @@ TEST_CFG: Dict[str, Kind] = {
     'flip_test': BOOL,
     'multiscale_test': BOOL,
     'max_instances': POSITIVE_INT,
+    # the people returned: center score above it (None: the release's
+    # 0.01); MMPose's inferencer sets it to its ``bbox_thr``
+    'score_thr': NUMBER_OR_NONE,
+    # MMPose's CID head's name for the same threshold (see people_score_thr)
     'score_threshold': NUMBER,
     'blur_kernel_size': ODD_POSITIVE_INT,
     'bbox_keypoint_thr': NUMBER,
-    # the people returned: center score above it; None: every candidate
-    # (evaluation); MMPose's inferencer sets it to its ``bbox_thr``
-    'score_thr': NUMBER_OR_NONE,
     'output_heatmaps': BOOL,  # also set by MMPose's inferencer
     # MMPose's CID configs set these two; CID's head and BoIR's ignore them
     'shift_heatmap': BOOL,
     'align_corners': BOOL,
 }
-#: the center score above which our tools return people when neither the
-#: call nor ``test_cfg.score_thr`` (None in the configs) gives one:
-#: ``tools/demo.py --bbox-thr`` and the ONNX model's ``valid`` rows. MMPose's
-#: inferencer has its own default (``bbox_thr=0.3``).
+#: the release's center threshold (``TEST.KEYPOINT_THRESHOLD``): the people
+#: a model returns when its ``test_cfg`` gives none, every candidate that
+#: the evaluation scores
+RELEASE_SCORE_THR = 0.01
+#: the center score above which our tools draw people when the call gives
+#: no threshold: ``tools/demo.py --bbox-thr``, ``BoIRVisualizationHook`` and
+#: the ONNX model's ``valid`` rows. MMPose's inferencer has its own default
+#: (``bbox_thr=0.3``).
 PEOPLE_SCORE_THR = 0.1
+
+
+def people_score_thr(test_cfg: Mapping) -> float:
+    """The center score above which a peak is a person: ``score_thr``
+    (RTMO's name, which MMPose's inferencer sets to its ``bbox_thr``) or
+    ``score_threshold`` (CID's name for it); the higher one when both are
+    given; :data:`RELEASE_SCORE_THR` when neither is (or None)."""
+    given = [test_cfg.get(key) for key in ('score_thr', 'score_threshold')]
+    given = [float(v) for v in given if v is not None]
+    return max(given) if given else RELEASE_SCORE_THR
 #: ``model.train_cfg``: key -> kind of value
 TRAIN_CFG: Dict[str, Kind] = {
     'max_train_instances': INT,

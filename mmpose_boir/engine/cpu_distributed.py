@@ -1,9 +1,10 @@
 """Let ``--launcher pytorch`` run on CPU-only machines (gloo backend).
 
 Used by ``tools/train.py`` and ``tools/test.py`` (and so by
-``tools/dist_train.sh`` / ``tools/dist_test.sh``): they call :func:`patch`
-before running MMPose's script when launched with a launcher other than
-``none``. ``import mmpose_boir`` does not apply it.
+``tools/dist_train.sh`` / ``tools/dist_test.sh``): :mod:`.mmpose_tools`
+calls :func:`patch` before running MMPose's script when they are launched
+with a launcher other than ``none``. ``import mmpose_boir`` does not apply
+it.
 
 MMEngine 0.10's ``_init_dist_pytorch`` always calls
 ``torch.cuda.set_device(LOCAL_RANK)`` and the default runtime asks for the

@@ -1,15 +1,15 @@
 """Run MMPose's own command-line tools with mmpose_boir registered.
 
-Used by ``tools/train.py`` and ``tools/test.py`` (both import it from this
-directory). First, as every tool of this directory:
-``mmpose_boir.engine.tool_setup.setup_tool`` (CPU threads for the
-machine's load, known harmless warnings silenced) and the config as merged
-with ``--cfg-options`` checked (``mmpose_boir.engine.config_check``); the
-merged config that MMEngine's runner writes never replaces a file named on
-the command line (:func:`keep_inputs_unchanged`). When they are launched
-with a launcher (``--launcher pytorch``, as ``tools/dist_train.sh`` and
-``tools/dist_test.sh`` do), the CPU fallback of ``tools/cpu_distributed.py``
-is applied first; it changes nothing on a machine with a GPU.
+Used by ``tools/train.py`` and ``tools/test.py``. First, as every tool:
+:mod:`.tool_setup` (CPU threads for the machine's load, known harmless
+warnings silenced) and the config as merged with ``--cfg-options`` checked
+(:mod:`.config_check`); the merged config that MMEngine's runner writes
+never replaces a file named on the command line
+(:func:`keep_inputs_unchanged`). When they are launched with a launcher
+(``--launcher pytorch``, as ``tools/dist_train.sh`` and
+``tools/dist_test.sh`` do), the CPU fallback of :mod:`.cpu_distributed` is
+applied first; it changes nothing on a machine with a GPU. Importing this
+module changes nothing.
 """
 import os
 import os.path as osp
@@ -80,10 +80,8 @@ def run_mmpose_tool(name: str) -> None:
     import mmpose
 
     import mmpose_boir  # noqa: F401  (compat shims + registration)
-    from mmpose_boir.engine.config_check import (ConfigCheckError,
-                                                 load_checked_config)
-    from mmpose_boir.engine.tool_setup import (quiet_known_warnings,
-                                               set_cpu_threads)
+    from .config_check import ConfigCheckError, load_checked_config
+    from .tool_setup import quiet_known_warnings, set_cpu_threads
     argv = sys.argv[1:]
     launcher = launcher_of(argv)
     quiet_known_warnings()
@@ -98,8 +96,8 @@ def run_mmpose_tool(name: str) -> None:
             sys.exit(1)
     keep_inputs_unchanged(argv)
     if launcher not in (None, 'none'):
-        import cpu_distributed
-        cpu_distributed.patch()  # no-op where a GPU exists
+        from .cpu_distributed import patch
+        patch()  # no-op where a GPU exists
     script = osp.join(osp.dirname(mmpose.__file__), '.mim', 'tools',
                       f'{name}.py')
     sys.argv[0] = script
