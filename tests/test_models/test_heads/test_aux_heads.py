@@ -1,7 +1,10 @@
-"""BoIRHead built from the box-supervision parts, and the ablation switches
-(configs/boir/ablation/): which auxiliary heads are built, the center's
-loss without the keypoint head, the auxiliary heads on their own neck."""
-import glob
+"""BoIR's auxiliary heads (mmpose_boir/models/heads/aux_heads.py): BoIRHead
+is built from the box-supervision parts (and computes what
+BoxSupervisionHead computes with them), the box head's loss reads the 3x3
+cells around each center in either anchor order, and the ablation switches
+(which auxiliary heads are built, the center's loss without the keypoint
+head, the auxiliary heads on their own neck). The ablation configs
+training: test_configs/test_ablation_configs.py."""
 import os.path as osp
 
 import pytest
@@ -11,67 +14,11 @@ from mmengine.registry import init_default_scope
 from mmpose.registry import MODELS
 
 import mmpose_boir  # noqa: F401
-from conftest import REPO_ROOT, TINY_CONFIG, read_scalars
+from conftest import REPO_ROOT, TINY_CONFIG
 from mmpose_boir.models.heads import (BoxRegressionHead,
                                       MultiPersonHeatmapHead,
                                       PixelEmbeddingHead)
-from test_box_supervision import _packed, _train
-
-ABLATION = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'boir', 'ablation',
-                                     '*.py')))
-ALL = ('multi_heatmap_head', 'embedding_head', 'bbox_head')
-LOSS_OF = dict(embedding_head='loss_bbox_mask', bbox_head='loss_bbox')
-#: what each ablation config switches, by file name
-EXPECTED = {
-    'boir_w32_coco_no_bbox_mask_loss.py': (('multi_heatmap_head', 'bbox_head'),
-                                           False),
-    'boir_w32_coco_no_keypoint_head.py': (('embedding_head', 'bbox_head'),
-                                          False),
-    'boir_w32_coco_no_bbox_head.py': (('multi_heatmap_head', 'embedding_head'),
-                                      False),
-    'boir_w32_coco_no_aux_heads.py': ((), False),
-    'boir_w32_coco_aux_own_neck.py': (ALL, True),
-}
-#: the tiny model's widths (configs/boir/tiny/boir_tiny_coco.py)
-TINY_HEAD = ('in_channels', 'neck_channels', 'aspp_channels', 'atrous_rates',
-             'head_channels', 'embedding_channels', 'gfd_channels', 'decoder')
-
-
-def tiny_ablation(path):
-    """The ablation config with the tiny model's widths and data."""
-    cfg = Config.fromfile(path)
-    tiny = Config.fromfile(osp.join(REPO_ROOT, TINY_CONFIG))
-    cfg.model.backbone = tiny.model.backbone
-    cfg.model.head.update({k: tiny.model.head[k] for k in TINY_HEAD})
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                'val_evaluator', 'test_evaluator', 'custom_hooks'):
-        cfg[key] = tiny[key]
-    return cfg
-
-
-def test_every_ablation_config_is_listed():
-    assert sorted(osp.basename(p) for p in ABLATION) == sorted(EXPECTED)
-
-
-@pytest.mark.parametrize('path', ABLATION, ids=osp.basename)
-def test_ablation_config_trains_with_its_losses(path, tmp_path):
-    aux_heads, aux_neck = EXPECTED[osp.basename(path)]
-    full = Config.fromfile(path)
-    # the real config: BoIR W32 with one switch
-    assert full.model.head.in_channels == 480
-    assert tuple(full.model.head.get('aux_heads', ALL)) == aux_heads
-    assert full.model.head.get('aux_neck', False) == aux_neck
-    runner = _train(tiny_ablation(path), tmp_path)
-    head = runner.model.head
-    for name in ALL:
-        assert hasattr(head, name) == (name in aux_heads), name
-    assert hasattr(head, 'aux_neck') == aux_neck
-    records = read_scalars(tmp_path)
-    assert len(records) == 2
-    expected = {'loss_multi_heatmap', 'loss_instance_heatmap'} | {
-        LOSS_OF[n] for n in aux_heads if n in LOSS_OF}
-    for rec in records:
-        assert {k for k in rec if k.startswith('loss_')} == expected, rec
+from tiny_training import packed_samples
 
 
 def _tiny_head(**switches):
@@ -85,8 +32,8 @@ def _tiny_head(**switches):
 def samples():
     import numpy as np
     np.random.seed(0)
-    return _packed(Config.fromfile(osp.join(REPO_ROOT, TINY_CONFIG)),
-                   indices=(0, 1, 2, 3))
+    return packed_samples(Config.fromfile(osp.join(REPO_ROOT, TINY_CONFIG)),
+                          indices=(0, 1, 2, 3))
 
 
 def test_boir_head_is_built_from_the_parts(samples):
@@ -115,6 +62,40 @@ def test_boir_head_is_built_from_the_parts(samples):
     losses = head.loss((x, ), samples)
     assert set(losses) == {'loss_multi_heatmap', 'loss_instance_heatmap',
                            'loss_bbox_mask', 'loss_bbox'}
+
+
+def _perfect_box_map(coords, boxes, H, W, garbage=50.0, order='xy'):
+    """(l, t, r, b) that reproduce each box in the 3x3 cells around its
+    center and garbage elsewhere; with ``order='yx'`` for the release's
+    decoding, which takes the cell (px, py) as the anchor (py, px)."""
+    dist = torch.full((1, 4, H, W), garbage)
+    for (cx, cy), (x, y, w, h) in zip(coords.tolist(), boxes.tolist()):
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                px, py = cx + dx, cy + dy
+                if 0 <= px < W and 0 <= py < H:
+                    ax, ay = (px, py) if order == 'xy' else (py, px)
+                    dist[0, :, py, px] = torch.tensor(
+                        [ax - x, ay - y, x + w - ax, y + h - ay])
+    return dist
+
+
+@pytest.mark.parametrize('order', ['xy', 'yx'])
+def test_box_loss_reads_the_3x3_cells_around_centers(order):
+    head, _ = _tiny_head()
+    head.bbox_head.anchor_order = order
+    coords = torch.tensor([[0, 0], [10, 12]])  # a corner: 4 cells only
+    boxes = torch.tensor([[0., 0., 6., 9.], [5., 4., 10., 14.]])
+    ids = torch.zeros(2, dtype=torch.long)
+    good = _perfect_box_map(coords, boxes, 32, 32, order=order)
+    assert head.bbox_head.loss(good, coords, ids, boxes) < 1e-5
+    # the other decoding reads the same map as wrong boxes
+    head.bbox_head.anchor_order = 'yx' if order == 'xy' else 'xy'
+    assert head.bbox_head.loss(good, coords, ids, boxes) > 1e-2
+    head.bbox_head.anchor_order = order
+    bad = good.clone()
+    bad[0, :, 13, 11] += 3.0  # inside the 3x3 of the second center
+    assert head.bbox_head.loss(bad, coords, ids, boxes) > 1e-3
 
 
 def test_without_the_keypoint_head_the_center_keeps_its_focal_loss(samples):

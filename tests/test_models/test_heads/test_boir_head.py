@@ -1,28 +1,42 @@
-"""BoIRHead and the BoIR estimator on the tiny config and real sample data."""
+"""BoIRHead (mmpose_boir/models/heads/boir_head.py) in the tiny model, on
+real sample data: the losses and where their gradients go, the release's
+initialisation, prediction (aux heads never run, flip test, boxes from
+confident keypoints, ``score_thr`` alike for every input), the deployed
+head without auxiliary weights, a standalone build, the packed ignore mask;
+mixed precision: under bf16 autocast the losses stay float32, and
+``tools/train.py --amp`` on a GPU when present.
+
+The release trains with AMP. The losses that must stay in float32 (the two
+focal heatmap losses, the Bbox Mask Loss and the CIoU loss) receive float32
+inputs and return float32 values while the network runs in bf16.
+"""
 import copy
 import math
 
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, MODELS
 from mmpose.structures import PoseDataSample
 
 import mmpose_boir  # noqa: F401
+from conftest import (LOSS_NAMES, TINY_CONFIG, read_scalars, run_cmd,
+                      tiny_config, train_cmd)
 from mmpose_boir.models.heads import BoIRHead
 from mmpose_boir.models.heads.boir_head import AUX_HEADS
-from conftest import repo_env
 
-TINY = 'configs/boir/tiny/boir_tiny_coco.py'
+# tiny tensors: one thread is as fast, and bf16 CPU kernels slow down a lot
+# under OpenMP oversubscription when other processes share the CPU
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
+LOSS_MODULES = ('multi_heatmap_loss', 'instance_heatmap_loss',
+                'bbox_mask_loss', 'bbox_loss')
 
 
 @pytest.fixture(scope='module')
 def cfg():
-    init_default_scope('mmpose')
-    return Config.fromfile(TINY)
+    return tiny_config()
 
 
 @pytest.fixture(scope='module')
@@ -31,6 +45,14 @@ def batch(cfg):
     torch.manual_seed(0)
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     return pseudo_collate([dataset[i] for i in range(len(dataset))])
+
+
+@pytest.fixture(scope='module')
+def amp_batch(cfg):
+    """Two sample COCO images through the real training pipeline."""
+    np.random.seed(0)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    return pseudo_collate([dataset[i] for i in range(2)])
 
 
 def _model(cfg, **head):
@@ -81,40 +103,6 @@ def test_release_bbox_head_init(cfg):
                                torch.full((17, ), bias))
 
 
-def _perfect_box_map(coords, boxes, H, W, garbage=50.0, order='xy'):
-    """(l, t, r, b) that reproduce each box in the 3x3 cells around its
-    center and garbage elsewhere; with ``order='yx'`` for the release's
-    decoding, which takes the cell (px, py) as the anchor (py, px)."""
-    dist = torch.full((1, 4, H, W), garbage)
-    for (cx, cy), (x, y, w, h) in zip(coords.tolist(), boxes.tolist()):
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                px, py = cx + dx, cy + dy
-                if 0 <= px < W and 0 <= py < H:
-                    ax, ay = (px, py) if order == 'xy' else (py, px)
-                    dist[0, :, py, px] = torch.tensor(
-                        [ax - x, ay - y, x + w - ax, y + h - ay])
-    return dist
-
-
-@pytest.mark.parametrize('order', ['xy', 'yx'])
-def test_box_loss_reads_the_3x3_cells_around_centers(cfg, order):
-    head = _model(cfg).head
-    head.bbox_head.anchor_order = order
-    coords = torch.tensor([[0, 0], [10, 12]])  # a corner: 4 cells only
-    boxes = torch.tensor([[0., 0., 6., 9.], [5., 4., 10., 14.]])
-    ids = torch.zeros(2, dtype=torch.long)
-    good = _perfect_box_map(coords, boxes, 32, 32, order=order)
-    assert head.bbox_head.loss(good, coords, ids, boxes) < 1e-5
-    # the other decoding reads the same map as wrong boxes
-    head.bbox_head.anchor_order = 'yx' if order == 'xy' else 'xy'
-    assert head.bbox_head.loss(good, coords, ids, boxes) > 1e-2
-    head.bbox_head.anchor_order = order
-    bad = good.clone()
-    bad[0, :, 13, 11] += 3.0  # inside the 3x3 of the second center
-    assert head.bbox_head.loss(bad, coords, ids, boxes) > 1e-3
-
-
 def test_predict_never_runs_aux_heads_and_flip_works(cfg):
     model = _model(cfg).eval()
     called = []
@@ -153,19 +141,6 @@ def test_deployed_head_has_no_aux_weights_and_loads_training_weights(cfg):
         deploy_head.loss((torch.zeros(1, 120, 32, 32), ), [])
 
 
-def test_instance_head_shapes():
-    from mmpose_boir.models.heads import InstanceKeypointHead
-    head = InstanceKeypointHead(in_channels=24, num_keypoints=5, channels=8)
-    feats = torch.randn(2, 24, 10, 12)
-    params = torch.randn(3, 24)
-    coords = torch.tensor([[1, 2], [11, 9], [0, 0]])
-    out = head(feats, params, coords, torch.tensor([0, 1, 1]))
-    assert out.shape == (3, 5, 10, 12)
-    # LayerNorm after each attention's Linear (BoIR, not CID)
-    assert isinstance(head.channel_attention.atn[1], torch.nn.LayerNorm)
-    assert isinstance(head.spatial_attention.atn[1], torch.nn.LayerNorm)
-
-
 def test_head_builds_standalone_from_registry():
     head = MODELS.build(dict(type='BoIRHead', in_channels=40,
                              num_keypoints=14, neck_channels=16,
@@ -179,37 +154,6 @@ def test_head_builds_standalone_from_registry():
         embeddings=(2, 8, 16, 16), bbox=(2, 4, 16, 16))
     assert list(head.forward((torch.randn(2, 40, 16, 16), ),
                              with_aux=False)) == ['center']
-
-
-def test_strip_aux_heads_tool(cfg, tmp_path):
-    import subprocess
-    import sys
-    model = _model(cfg)
-    src, dst = tmp_path / 'train.pth', tmp_path / 'deploy.pth'
-    torch.save(dict(state_dict=model.state_dict(), meta=dict(epoch=1),
-                    optimizer=dict(state={})), src)
-    proc = subprocess.run([sys.executable, 'tools/strip_aux_heads.py',
-                           str(src), str(dst)], capture_output=True,
-                          text=True, env=repo_env())
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = torch.load(dst, weights_only=True)
-    assert set(out) == {'state_dict', 'meta'}
-    assert not any(k.split('.')[1] in AUX_HEADS for k in out['state_dict'])
-    deployed = _model(cfg, with_aux_heads=False)
-    deployed.load_state_dict(out['state_dict'], strict=True)
-
-
-def test_aspp_trains_on_a_batch_of_one():
-    from mmpose_boir.models.utils import ASPP
-    aspp = ASPP(8, 4, 6, (1, 2, 3)).train()
-    out = aspp(torch.randn(1, 8, 9, 9))
-    assert out.shape == (1, 6, 9, 9) and torch.isfinite(out).all()
-    out.sum().backward()
-    # batches of more than one image still use (and update) batch statistics
-    pooling_bn = aspp.convs[-1][2]
-    before = pooling_bn.running_mean.clone()
-    aspp(torch.randn(2, 8, 9, 9))
-    assert not torch.equal(before, pooling_bn.running_mean)
 
 
 def test_ignore_mask_is_packed_for_the_loss(batch):
@@ -293,3 +237,108 @@ def test_keypoint_extent_boxes_uses_confident_keypoints_only():
         boxes, torch.tensor([[1., 2., 5., 7.], [0., 0., 4., 9.]]))
     assert keypoint_extent_boxes(torch.zeros(0, 17, 2),
                                  torch.zeros(0, 17)).shape == (0, 4)
+
+
+# ------------------------------------------------------- mixed precision
+def _amp_model(cfg):
+    torch.manual_seed(0)
+    model_cfg = copy.deepcopy(cfg.model)
+    # non-zero bbox head weights so every loss has gradients to check
+    model_cfg.head.bbox_head_init = 'normal'
+    return MODELS.build(model_cfg)
+
+
+def _tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _tensors(item)
+
+
+def _record_loss_dtypes(head):
+    """Forward hooks noting the dtypes each loss module sees and returns."""
+    seen = {}
+
+    def hook(name):
+        def fn(module, args, output):
+            seen[name] = ({t.dtype for t in _tensors(args)
+                           if t.is_floating_point()}, output.dtype)
+        return fn
+
+    handles = [getattr(head, n).register_forward_hook(hook(n))
+               for n in LOSS_MODULES]
+    return seen, handles
+
+
+def test_bf16_autocast_losses_stay_float32(cfg, amp_batch):
+    model = _amp_model(cfg)
+    model.train()
+    data = model.data_preprocessor(copy.deepcopy(amp_batch), training=True)
+    with torch.no_grad():
+        fp32 = model(**copy.deepcopy(data), mode='loss')
+
+    seen, handles = _record_loss_dtypes(model.head)
+    neck_dtype = []
+    handles.append(model.head.neck.register_forward_hook(
+        lambda m, a, out: neck_dtype.append(out.dtype)))
+    try:
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            losses = model(**data, mode='loss')
+    finally:
+        for h in handles:
+            h.remove()
+
+    # autocast really ran the network in bf16 ...
+    assert neck_dtype == [torch.bfloat16]
+    # ... but every loss got float32 inputs and returned float32
+    assert set(seen) == set(LOSS_MODULES)
+    for name, (inputs, output) in seen.items():
+        assert inputs == {torch.float32}, (name, inputs)
+        assert output == torch.float32, (name, output)
+    assert set(losses) == set(LOSS_NAMES)
+    for name, value in losses.items():
+        assert value.dtype == torch.float32, name
+        assert torch.isfinite(value), (name, value)
+        # bf16 activations change the values only slightly
+        value, ref = float(value.detach()), float(fp32[name])
+        assert math.isclose(value, ref, rel_tol=0.05, abs_tol=0.02), (
+            name, value, ref)
+
+    sum(losses.values()).backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is None or torch.isfinite(g).all() for g in grads)
+    assert all(g is None or g.dtype == torch.float32 for g in grads)
+    assert sum(g is not None and bool(g.abs().sum() > 0) for g in grads) > 0
+
+
+def test_bf16_autocast_training_steps_stay_finite(cfg, amp_batch):
+    """A few optimizer steps with the forward pass in bf16."""
+    from mmengine.optim import build_optim_wrapper
+    model = _amp_model(cfg)
+    model.train()
+    optim_wrapper = build_optim_wrapper(model, copy.deepcopy(
+        cfg.optim_wrapper))
+    for _ in range(3):
+        data = model.data_preprocessor(copy.deepcopy(amp_batch), training=True)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            losses = model(**data, mode='loss')
+        loss, log_vars = model.parse_losses(losses)
+        optim_wrapper.update_params(loss)
+        assert all(math.isfinite(float(v)) for v in log_vars.values())
+    for p in model.parameters():
+        assert torch.isfinite(p).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
+@pytest.mark.parametrize('dtype', ['float16', 'bfloat16'])
+def test_amp_training_on_gpu(tmp_path, dtype):
+    """`tools/train.py --amp` (MMEngine's AmpOptimWrapper) on a GPU."""
+    run_cmd(train_cmd(TINY_CONFIG, tmp_path, '--amp', '--cfg-options',
+                      'train_cfg.max_epochs=1', 'train_cfg.val_interval=10',
+                      f'optim_wrapper.dtype={dtype}'))
+    records = read_scalars(str(tmp_path))
+    assert records
+    for rec in records:
+        for name in LOSS_NAMES:
+            assert math.isfinite(rec[name]), rec

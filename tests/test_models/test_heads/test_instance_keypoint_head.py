@@ -1,15 +1,11 @@
-"""InstanceKeypointHead: its one training form computes the release's direct
-form (``direct_form`` of tools/benchmark.py: the per-instance arithmetic),
-gradients included; its deploy form (``switch_to_deploy``, MMPose's
-convention) computes the training form's function; nothing else selects a
-form."""
+"""InstanceKeypointHead: its shapes and BoIR's LayerNorms; its one training
+form computes the release's direct form (``direct_form`` of
+tools/benchmark.py: the per-instance arithmetic), gradients included; its
+deploy form (``switch_to_deploy``, MMPose's convention) computes the
+training form's function; nothing else selects a form."""
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpose.registry import MODELS
-
-from conftest import TINY_CONFIG
+from conftest import build_model, tiny_config
 from mmpose_boir.models.heads.instance_keypoint_head import \
     InstanceKeypointHead
 from tool_modules import load_tool
@@ -42,6 +38,18 @@ def _inputs(img_ids, dtype=torch.float32, channels_last=False, size=(9, 11)):
     coords = torch.tensor(COORDS[:len(img_ids)])
     return feats, feats[img_ids, :, coords[:, 1], coords[:, 0]], coords, \
         img_ids
+
+
+def test_instance_head_shapes():
+    head = InstanceKeypointHead(in_channels=24, num_keypoints=5, channels=8)
+    feats = torch.randn(2, 24, 10, 12)
+    params = torch.randn(3, 24)
+    coords = torch.tensor([[1, 2], [11, 9], [0, 0]])
+    out = head(feats, params, coords, torch.tensor([0, 1, 1]))
+    assert out.shape == (3, 5, 10, 12)
+    # LayerNorm after each attention's Linear (BoIR, not CID)
+    assert isinstance(head.channel_attention.atn[1], torch.nn.LayerNorm)
+    assert isinstance(head.spatial_attention.atn[1], torch.nn.LayerNorm)
 
 
 @pytest.mark.parametrize('dtype', [torch.float64, torch.float32])
@@ -130,10 +138,7 @@ def test_only_switch_to_deploy_selects_the_deploy_form(monkeypatch):
     head.double()(*_inputs([0, 0, 1], torch.float64))
     assert calls == []
 
-    init_default_scope('mmpose')
-    cfg = Config.fromfile(TINY_CONFIG)
-    cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model)
+    model = build_model(tiny_config())
     assert not model.head.instance_head.deploy
     model.switch_to_deploy()
     assert model.head.instance_head.deploy

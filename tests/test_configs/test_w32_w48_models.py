@@ -1,6 +1,8 @@
-"""The real W32/W48 COCO configs: registry, shapes, deployed size."""
+"""The real W32/W48 COCO configs: registry, shapes, deployed size, the
+release's hyper-parameters, the W32 multi-scale test config."""
 import json
 import math
+import os.path as osp
 
 import numpy as np
 import pytest
@@ -11,10 +13,11 @@ from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 
 import mmpose_boir  # noqa: F401
+from conftest import COCO_FLIP_INDICES, REPO_ROOT
 from mmpose_boir.models.heads.boir_head import AUX_HEADS
-from conftest import COCO_FLIP_INDICES
 
-FIXTURE = '../shared/fixtures/release_coco_w32_seed1234.npz'
+FIXTURE = osp.join(REPO_ROOT, '..', 'shared', 'fixtures',
+                   'release_coco_w32_seed1234.npz')
 
 
 def _build(path, **head):
@@ -77,3 +80,14 @@ def test_released_hyper_parameters(name):
     assert cfg.model.train_cfg.max_train_instances == 200
     assert cfg.model.test_cfg.flip_test is True
     assert cfg.custom_imports.imports == ['mmpose_boir']
+
+
+def test_w32_multiscale_config():
+    cfg = Config.fromfile('configs/boir/boir_w32_coco_multiscale.py')
+    assert cfg.model.test_cfg.multiscale_test is True
+    resize = [t for t in cfg.test_dataloader.dataset.pipeline
+              if t['type'] == 'BoIRBottomupResize'][0]
+    assert resize['aug_scales'] and resize['input_size'] == (512, 512)
+    assert cfg.test_dataloader.dataset.pipeline[-1]['type'] == \
+        'PackMultiScalePoseInputs'
+    assert cfg.model.data_preprocessor.type == 'BoIRDataPreprocessor'

@@ -6,23 +6,18 @@ import copy
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 
-from conftest import TINY_CONFIG
+from conftest import build_model, tiny_config
 from mmpose_boir.deploy import switch_to_fast_inference
 
 
 def _model():
-    init_default_scope('mmpose')
-    cfg = Config.fromfile(TINY_CONFIG)
-    cfg.model.backbone.init_cfg = None
+    cfg = tiny_config()
     cfg.model.test_cfg.update(flip_test=True, max_instances=5,
                               score_thr=-1.0)
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model).eval()
+    model = build_model(cfg).eval()
     for p in model.head.parameters():  # away from the tiny default init
         p.data.normal_(std=0.05)
     return model
