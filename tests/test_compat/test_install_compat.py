@@ -2,15 +2,23 @@
 
 ``import mmpose_boir`` registers modules and wraps MMEngine's checkpoint
 loaders; it must not touch torch's process-wide weights-only allow-list,
-MMEngine's distributed launcher nor torch's thread count (see
-docs/install.md, "Compatibility shims").
+MMEngine's distributed launcher, torch's thread count nor the warning and
+log filters that the tools set (see docs/install.md, "Compatibility
+shims").
 
 What a fresh interpreter sees on import is read from one interpreter
-(``FRESH``, run once per session), in the order a user meets it: MMPose's
-own API without the plugin, a config's ``custom_imports``, then the plugin
-itself. Each test asserts its own part of what it reported.
+(``FRESH``, run once per session, without ``OMP_NUM_THREADS`` so that the
+tools' thread rule would act if the import applied it), in the order a
+user meets it: MMPose's own API without the plugin, a config's
+``custom_imports``, then the plugin itself. Each test asserts its own part
+of what it reported.
+
+The environment check (tools/env_check.py) runs on the command line on
+this install (its exit status); with a package made unimportable it runs
+in this process.
 """
 import json
+import runpy
 import subprocess
 import sys
 
@@ -18,7 +26,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import shared_dir
+from conftest import REPO_ROOT, repo_env, shared_dir
 
 pytestmark = pytest.mark.spread
 
@@ -83,11 +91,23 @@ def allow_list():
                 alias=any(isinstance(g, tuple) for g in safe))
 
 
+def quiet():
+    import warnings
+    import mmpose_boir  # noqa: F401
+    from mmengine.logging import MMLogger
+    from mmpose_boir.engine.tool_setup import QUIET_WARNINGS
+    patterns = [f[1].pattern for f in warnings.filters if f[1]]
+    return dict(warning_filters=[p for p in patterns for q in QUIET_WARNINGS
+                                 if q in p],
+                logger_filters=len(MMLogger.get_current_instance().filters))
+
+
 section('apis_without_plugin', apis_without_plugin)
 section('custom_imports', custom_imports)
 section('plugin', plugin)
 section('launcher_unchanged', launcher_unchanged)
 section('allow_list', allow_list)
+section('quiet', quiet)
 section('threads', torch.get_num_threads)  # after every import above
 print(json.dumps(facts))
 """
@@ -106,8 +126,11 @@ def fresh(tmp_path_factory):
         cfg.write_text("custom_imports = dict(imports=['mmpose_boir'], "
                        "allow_failed_imports=False)\n"
                        "loss = dict(type='BboxMaskLoss')\n")
+        env = repo_env()
+        env.pop('OMP_NUM_THREADS')
         proc = subprocess.run([sys.executable, '-c', FRESH, str(cfg)],
-                              capture_output=True, text=True, timeout=300)
+                              cwd=REPO_ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
         (path / 'out.txt').write_text(proc.stdout + proc.stderr)
         assert proc.returncode == 0, proc.stderr[-3000:]
         (path / 'facts.json').write_text(proc.stdout.strip().splitlines()[-1])
@@ -171,6 +194,14 @@ def test_import_does_not_patch_the_distributed_launcher(fresh):
 
 def test_import_leaves_torch_threads_alone(fresh):
     assert _fact(fresh, 'threads') == 3
+
+
+def test_importing_the_package_changes_no_thread_count_or_filter(fresh):
+    """(Other libraries that MMPose imports add warning filters of their
+    own: only the tools' ones are looked for.)"""
+    assert _fact(fresh, 'threads') == 3  # OMP_NUM_THREADS not set
+    assert _fact(fresh, 'quiet') == dict(warning_filters=[],
+                                         logger_filters=0)
 
 
 def _mmengine_content_checkpoint(path):
@@ -263,7 +294,8 @@ def test_checkpoint_loader_wrapping_can_be_undone(tmp_path):
 
 def test_env_check_passes_on_this_install():
     proc = subprocess.run([sys.executable, 'tools/env_check.py'],
-                          capture_output=True, text=True, timeout=300)
+                          cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name in ('torch', 'torchvision', 'mmengine', 'mmcv', 'mmpose',
                  'mmdet', 'numpy', 'xtcocotools', 'CUDA'):
@@ -271,13 +303,15 @@ def test_env_check_passes_on_this_install():
 
 
 @pytest.mark.parametrize('package', ['xtcocotools', 'mmdet', 'torchvision'])
-def test_env_check_names_a_broken_package(package):
-    proc = _python(f'import sys; sys.modules[{package!r}] = None\n'
-                   'import runpy; sys.argv = ["env_check"]\n'
-                   "runpy.run_path('tools/env_check.py', run_name='__main__')")
-    assert proc.returncode != 0
-    assert f'BROKEN {package}' in proc.stdout
-    assert package in proc.stderr.splitlines()[-1]
+def test_env_check_names_a_broken_package(package, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, package, None)  # cannot be imported
+    monkeypatch.setattr(sys, 'argv', ['env_check'])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(f'{REPO_ROOT}/tools/env_check.py', run_name='__main__')
+    out, err = capsys.readouterr()
+    assert exit_.value.code != 0
+    assert f'BROKEN {package}' in out
+    assert package in err.splitlines()[-1]
 
 
 # --- the mmcv.ops fallback at interpreter start (tools/install.sh) ---------
@@ -333,7 +367,7 @@ def test_startup_hook_keeps_a_real_mmcv_ops(tmp_path):
         "sys.modules.pop('mmcv', None)\n"
         'import importlib.util\n'
         "spec = importlib.util.spec_from_file_location('hook', "
-        "'mmpose_boir/compat/mmcv_ops_hook.py')\n"
+        f"{REPO_ROOT + '/mmpose_boir/compat/mmcv_ops_hook.py'!r})\n"
         'hook = importlib.util.module_from_spec(spec)\n'
         'spec.loader.exec_module(hook); hook.install()\n'
         'import mmcv.ops\n'
@@ -345,6 +379,6 @@ def test_startup_hook_keeps_a_real_mmcv_ops(tmp_path):
 
 
 def test_install_sh_writes_the_pth_file():
-    text = open('tools/install.sh').read()
+    text = open(f'{REPO_ROOT}/tools/install.sh').read()
     assert 'mmpose_boir_mmcv_ops.pth' in text
     assert 'mmpose_boir_mmcv_ops_hook.install()' in text
