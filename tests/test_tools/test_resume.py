@@ -1,23 +1,28 @@
 """Exact resume: N iterations in one go == N/2, stop, `--resume`, N/2 more.
 
 Runs `tools/train.py` three times on the iteration-based tiny config
-(deterministic, seed 0, data loading in the main process): once for N = 6
-iterations, once stopping after 3, and once resuming that run with
-`--resume`. The losses of every iteration (full precision, from MMEngine's
-LocalVisBackend records) and the final weights must agree within 1e-5.
+(deterministic, seed 0, data loading in the main process), in this process
+(tests/tool_runs.py: each run builds its own Runner from the command line
+and the second half starts from the checkpoint file, as a new process
+would): once for N = 6 iterations, once stopping after 3, and once resuming
+that run with `--resume`. The losses of every iteration (full precision,
+from MMEngine's LocalVisBackend records) and the final weights must agree
+within 1e-5.
 
 The Runner's checkpoints (message hub included) load with torch's
 weights-only unpickler: through MMEngine's loaders (``--resume``,
 ``load_checkpoint``), where ``import mmpose_boir`` scopes the allow-list of
 MMEngine's checkpoint types, and with ``torch.load(weights_only=True)``
 inside ``allow_mmengine_checkpoints()``; never with a process-wide
-allow-list.
+allow-list (a checkpoint that is not a Runner's: test_compat/
+test_checkpoint.py).
 """
 import os.path as osp
 
 import pytest
 import torch
-from conftest import LOSS_NAMES, read_scalars, run_cmd, train_cmd
+from conftest import LOSS_NAMES, read_scalars
+from tool_runs import last_log, run_script
 
 CONFIG = 'configs/boir/tiny/boir_tiny_coco_iter.py'
 N = 6
@@ -28,14 +33,13 @@ TOL = 1e-5
 def runs(tmp_path_factory):
     one_go = tmp_path_factory.mktemp('one_go')
     split = tmp_path_factory.mktemp('split')
-    run_cmd(train_cmd(CONFIG, one_go, '--cfg-options',
-                      f'train_cfg.max_iters={N}'))
-    run_cmd(train_cmd(CONFIG, split, '--cfg-options',
-                      f'train_cfg.max_iters={N // 2}'))
-    resumed_log = run_cmd(train_cmd(CONFIG, split, '--resume',
-                                    '--cfg-options',
-                                    f'train_cfg.max_iters={N}'))
-    return one_go, split, resumed_log
+    assert run_script('train', CONFIG, '--work-dir', one_go,
+                      '--cfg-options', f'train_cfg.max_iters={N}') == 0
+    assert run_script('train', CONFIG, '--work-dir', split,
+                      '--cfg-options', f'train_cfg.max_iters={N // 2}') == 0
+    assert run_script('train', CONFIG, '--work-dir', split, '--resume',
+                      '--cfg-options', f'train_cfg.max_iters={N}') == 0
+    return one_go, split, last_log(split)
 
 
 def _by_step(records):
@@ -115,45 +119,3 @@ def test_runner_checkpoint_loads_weights_only_through_mmengine(runs):
     # outside MMEngine's loaders, nothing is allow-listed
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path, map_location='cpu', weights_only=True)
-
-
-class _Payload:
-    """Unpickling this would create a file: code execution from a .pth."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, 'w'))
-
-
-def test_untrusted_checkpoint_is_not_unpickled(tmp_path):
-    """MMEngine's loader (resume, load_from, tools/test.py) keeps torch's
-    weights-only unpickler even with mmpose_boir's allow-list installed."""
-    import pickle
-
-    from mmengine.runner import CheckpointLoader
-
-    import mmpose_boir  # noqa: F401
-    marker = tmp_path / 'pwned'
-    path = tmp_path / 'evil.pth'
-    torch.save({'state_dict': {}, 'meta': _Payload(str(marker))}, path)
-    with pytest.raises(pickle.UnpicklingError):
-        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
-    with pytest.raises(pickle.UnpicklingError):
-        torch.load(path, map_location='cpu')
-    assert not marker.exists()
-
-
-def test_repository_code_never_disables_weights_only():
-    """No tool or module of ours unpickles checkpoints blindly."""
-    import glob
-    import re
-    offenders = []
-    for path in glob.glob('tools/**/*.py', recursive=True) + glob.glob(
-            'mmpose_boir/**/*.py', recursive=True):
-        with open(path) as f:
-            for lineno, line in enumerate(f, 1):
-                if re.search(r'weights_only\s*=\s*False', line):
-                    offenders.append(f'{path}:{lineno}: {line.strip()}')
-    assert not offenders, '\n'.join(offenders)

@@ -1,30 +1,25 @@
-"""Train and test the tiny config end to end through MMEngine (CPU)."""
+"""Train and test the tiny config end to end through MMEngine (CPU):
+tools/train.py and tools/test.py, run in this process
+(tests/tool_runs.py), and MMPose's own ``mim train`` on the command line.
+"""
 import glob
 import os.path as osp
 import re
 import subprocess
-import sys
 
 import pytest
 
 from conftest import LOSS_NAMES as LOSSES
 from conftest import TINY_CONFIG as TINY
 from conftest import repo_env
-
-
-def _run(args):
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=600,
-                          env=repo_env())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
+from tool_runs import last_log, run_script
 
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     work_dir = str(tmp_path_factory.mktemp('tiny'))
-    log = _run([sys.executable, 'tools/train.py', TINY, '--work-dir',
-                work_dir])
-    return work_dir, log
+    assert run_script('train', TINY, '--work-dir', work_dir) == 0
+    return work_dir, last_log(work_dir)
 
 
 def test_train_logs_four_finite_losses_and_saves(trained):
@@ -40,9 +35,9 @@ def test_train_logs_four_finite_losses_and_saves(trained):
 
 def test_test_script_reports_coco_ap(trained, tmp_path):
     work_dir, _ = trained
-    log = _run([sys.executable, 'tools/test.py', TINY,
-                osp.join(work_dir, 'epoch_2.pth'), '--work-dir',
-                str(tmp_path)])
+    assert run_script('test', TINY, osp.join(work_dir, 'epoch_2.pth'),
+                      '--work-dir', tmp_path) == 0
+    log = last_log(tmp_path)
     metrics = re.search(r'coco/AP: ([\d.]+)\s+coco/AP \.5: ([\d.]+)', log)
     assert metrics, log[-2000:]
     assert 0.0 <= float(metrics.group(1)) <= 1.0

@@ -1,16 +1,19 @@
-"""MMPose's inferencer on BoIR configs (images, folders, videos), the demo
-and the embedding visualisation, on CPU.
+"""MMPose's inferencer on BoIR configs (images, folders, videos, the W32
+paper config) and tools/demo.py, on CPU.
 
-Checkpoints are made here from seeded random weights (a plain state dict,
-loadable under torch's weights-only default), so no training is needed;
-the pictures are meaningless but the whole path runs.
+The tiny checkpoint is conftest's ``tiny_checkpoint`` (seeded random
+weights, center scores spread around 0.5); the W32 one is made here from
+seeded random weights (a plain state dict, loadable under torch's
+weights-only default), so no training is needed; the pictures are
+meaningless but the whole path runs. The demo runs its ``main`` in this
+process (its command line runs in test_doc_pictures.py, its wrong inputs
+are in test_demo_errors.py).
 """
 import contextlib
+import json
 import os
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,38 +22,18 @@ import torch
 cv2 = pytest.importorskip('cv2')
 
 import mmpose_boir  # noqa: E402,F401
-from conftest import repo_env, save_checkpoint
+from conftest import (COCO_SAMPLES, REPO_ROOT, TINY_CONFIG,  # noqa: E402
+                      build_model, save_checkpoint, tiny_config)
+from tool_modules import load_tool  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = 'configs/boir/tiny/boir_tiny_coco.py'
+TINY = TINY_CONFIG
 W32 = 'configs/boir/boir_w32_coco.py'
-SAMPLES = osp.join(REPO, '..', 'shared', 'data', 'coco')
+SAMPLES = osp.join(REPO_ROOT, COCO_SAMPLES)
 IMAGES = ['000000196141.jpg', '000000040083.jpg']
 
 pytestmark = pytest.mark.skipif(
     not all(osp.isfile(osp.join(SAMPLES, f)) for f in IMAGES),
     reason='sample COCO images not found')
-
-
-
-def _save_random_checkpoint(config, path, center_bias=0.0, **overrides):
-    """A seeded random BoIR (with its auxiliary heads) as a checkpoint, its
-    center bias set to ``center_bias`` (see ``conftest.save_checkpoint``)."""
-    from mmengine.config import Config
-    from mmpose.registry import MODELS
-    from mmpose.utils import register_all_modules
-    register_all_modules()
-    cfg = Config.fromfile(osp.join(REPO, config))
-    cfg.model.backbone.init_cfg = None
-    cfg.model.head.update(overrides)
-    torch.manual_seed(0)
-    return save_checkpoint(MODELS.build(cfg.model), path, center_bias)
-
-
-@pytest.fixture(scope='module')
-def tiny_ckpt(tmp_path_factory):
-    return _save_random_checkpoint(
-        TINY, tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
 
 
 @pytest.fixture(scope='module')
@@ -68,10 +51,10 @@ def tiny_video(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def inferencer(tiny_ckpt):
+def inferencer(tiny_checkpoint):
     from mmpose.apis import MMPoseInferencer
-    with contextlib.chdir(REPO):  # the tiny config's data root is relative
-        yield MMPoseInferencer(pose2d=TINY, pose2d_weights=tiny_ckpt,
+    with contextlib.chdir(REPO_ROOT):  # the tiny config's data root
+        yield MMPoseInferencer(pose2d=TINY, pose2d_weights=tiny_checkpoint,
                                device='cpu', show_progress=False)
 
 
@@ -125,8 +108,10 @@ def test_inferencer_w32_config(tmp_path):
     pose2d_weights=CKPT); the config's custom_imports and mmpose:: base
     resolve, the ImageNet URL in init_cfg is not fetched."""
     from mmpose.apis import MMPoseInferencer
-    ckpt = _save_random_checkpoint(W32, tmp_path / 'w32.pth')
-    with contextlib.chdir(REPO):
+    torch.manual_seed(0)  # a seeded random BoIR with its auxiliary heads
+    ckpt = save_checkpoint(build_model(tiny_config(W32)),
+                           tmp_path / 'w32.pth', center_bias=0.0)
+    with contextlib.chdir(REPO_ROOT):
         inferencer = MMPoseInferencer(pose2d=W32, pose2d_weights=ckpt,
                                       device='cpu', show_progress=False)
         results = list(inferencer(osp.join(SAMPLES, IMAGES[1]),
@@ -135,14 +120,17 @@ def test_inferencer_w32_config(tmp_path):
     _check_prediction(results[0]['predictions'][0])
 
 
-def test_demo_draws_skeletons(tiny_ckpt, tmp_path):
+def test_demo_draws_skeletons(tiny_checkpoint, tmp_path, capsys):
     src = osp.join(SAMPLES, IMAGES[0])
-    proc = subprocess.run(
-        [sys.executable, 'tools/demo.py', TINY, tiny_ckpt, src, '--out-dir',
-         str(tmp_path), '--bbox-thr', '-1', '--kpt-thr', '-1',
-         '--save-predictions'],
-        cwd=REPO, env=repo_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    threads = torch.get_num_threads()
+    try:  # the demo sets the thread count for the machine's load
+        with contextlib.chdir(REPO_ROOT):
+            rc = load_tool('demo').main([
+                TINY, tiny_checkpoint, src, '--out-dir', str(tmp_path),
+                '--bbox-thr', '-1', '--kpt-thr', '-1', '--save-predictions'])
+    finally:
+        torch.set_num_threads(threads)
+    assert rc == 0, capsys.readouterr().err
     out = cv2.imread(str(tmp_path / IMAGES[0]))
     img = cv2.imread(src)
     assert out is not None and out.shape == img.shape
@@ -150,42 +138,7 @@ def test_demo_draws_skeletons(tiny_ckpt, tmp_path):
     assert (np.abs(out.astype(int) - img.astype(int)).max(-1) > 40).sum() > 50
     pred = tmp_path / 'predictions' / IMAGES[0].replace('.jpg', '.json')
     assert pred.is_file()
-    import json
     people = json.load(open(pred))
     assert people and all(
         len(np.asarray(p['bbox']).reshape(-1)) == 4 and 'bbox_score' in p
         for p in people)
-
-
-def test_vis_embedding(tiny_ckpt, tmp_path):
-    out = tmp_path / 'emb.png'
-    proc = subprocess.run(
-        [sys.executable, 'tools/vis_embedding.py', TINY, tiny_ckpt,
-         osp.join(SAMPLES, IMAGES[0]), '--out', str(out), '--score-thr',
-         '0', '--max-persons', '3', '--save-maps', str(tmp_path / 'm.npz')],
-        cwd=REPO, env=repo_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    fig = cv2.imread(str(out))
-    assert fig is not None and fig.shape[1] == 4 * 480
-    maps = np.load(tmp_path / 'm.npz')
-    sim = maps['similarity']
-    assert sim.shape[0] == 3 and sim.min() >= 0 and sim.max() <= 1 + 1e-6
-    # each map is 1 at its own center
-    for (x, y), s in zip(maps['centers'], sim):
-        assert s[y, x] == pytest.approx(1.0, abs=1e-5)
-
-
-def test_vis_embedding_needs_the_embedding_head(tmp_path):
-    ckpt = tmp_path / 'deployed.pth'
-    state = torch.load(_save_random_checkpoint(TINY, tmp_path / 'full.pth'))
-    state['state_dict'] = {
-        k: v for k, v in state['state_dict'].items()
-        if not k.startswith('head.embedding_head.')
-    }
-    torch.save(state, ckpt)
-    proc = subprocess.run(
-        [sys.executable, 'tools/vis_embedding.py', TINY, str(ckpt),
-         osp.join(SAMPLES, IMAGES[0]), '--out', str(tmp_path / 'x.png')],
-        cwd=REPO, env=repo_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0
-    assert 'embedding_head' in proc.stderr

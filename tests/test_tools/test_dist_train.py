@@ -2,23 +2,27 @@
 
 On a machine without a GPU (CI) the ranks run on CPU with the gloo backend
 (tools/train.py and tools/test.py apply
-mmpose_boir.engine.cpu_distributed). Checks:
+mmpose_boir.engine.cpu_distributed). One real run of torchrun with 2
+processes (the module fixture), on which everything is checked:
 torchrun and both ranks exit cleanly, every rank logged its own finite
-losses for every iteration, the distributed validation ran, rank 0's
-checkpoint loads strictly into a freshly built model with torch's
-weights-only loading, and
-`tools/dist_test.sh` evaluates it with 2 processes. SyncBN: the config
-switch converts every BatchNorm (a GPU-only layer, so checked statically).
+losses for every iteration, the distributed validation ran (the 4 images
+split over the 2 ranks), rank 0's checkpoint loads strictly into a freshly
+built model with torch's weights-only loading. `tools/dist_test.sh`, the
+same launcher line for tools/test.py, is checked for the torchrun command
+it builds (a `python` on PATH that records its arguments). SyncBN: the
+config switch converts every BatchNorm (a GPU-only layer, so checked
+statically).
 """
 import glob
 import math
+import os
 import os.path as osp
 import re
 
 import pytest
 import torch
-from conftest import (LOSS_NAMES, TINY_CONFIG, free_port, repo_env,
-                      run_cmd)
+from conftest import (LOSS_NAMES, REPO_ROOT, TINY_CONFIG, free_port,
+                      repo_env, run_cmd)
 
 ITERS_PER_EPOCH = 2  # 4 images, 2 ranks, 1 image per rank and iteration
 LOG_LINE = re.compile(r'Epoch\(train\)\s+\[(\d+)\]\[(\d+)/(\d+)\].*')
@@ -67,8 +71,12 @@ def test_ranks_saw_different_data(dist_run):
 
 
 def test_distributed_validation_ran(dist_run):
-    _, out = dist_run
-    assert re.search(r'coco/AP: [\d.]+', out), out[-3000:]
+    """Each rank evaluates 2 of the 4 images; rank 0 reports COCO AP."""
+    work_dir, out = dist_run
+    ap = re.search(r'coco/AP: ([\d.]+)', out)
+    assert ap and 0.0 <= float(ap.group(1)) <= 1.0, out[-3000:]
+    for rank in (0, 1):
+        assert 'Epoch(val) [1][2/2]' in _rank_log(work_dir, rank)
 
 
 def test_rank0_checkpoint_loads_weights_only(dist_run):
@@ -91,17 +99,37 @@ def test_rank0_checkpoint_loads_weights_only(dist_run):
     assert ckpt['meta']['iter'] == ITERS_PER_EPOCH
 
 
-def test_dist_test_script_evaluates_the_checkpoint(dist_run, tmp_path):
-    """`tools/dist_test.sh CONFIG CHECKPOINT 2` on rank 0's checkpoint."""
+def test_dist_test_script_launches_test_py(dist_run, tmp_path):
+    """`tools/dist_test.sh CONFIG CHECKPOINT 2 ARGS` on rank 0's checkpoint
+    runs torchrun with 2 processes on tools/test.py CONFIG CHECKPOINT
+    --launcher pytorch ARGS, the repository first on PYTHONPATH (the
+    training run above is the real 2-process run of the same launcher
+    line; its distributed validation evaluates the same weights)."""
     work_dir, _ = dist_run
-    out = run_cmd(['bash', 'tools/dist_test.sh', TINY_CONFIG,
-                   osp.join(str(work_dir), 'epoch_1.pth'), '2',
-                   '--work-dir', str(tmp_path)],
-                  timeout=600, env=repo_env(PORT=free_port()))
-    assert 'Distributed training: True' in out
-    assert 'Epoch(test) [2/2]' in out  # 4 images split over 2 ranks
-    ap = re.search(r'coco/AP: ([\d.]+)', out)
-    assert ap and 0.0 <= float(ap.group(1)) <= 1.0, out[-3000:]
+    checkpoint = osp.join(str(work_dir), 'epoch_1.pth')
+    shim = tmp_path / 'bin'
+    shim.mkdir()
+    record = tmp_path / 'argv.txt'
+    (shim / 'python').write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$PYTHONPATH" "$@" > "$RECORD"\n')
+    (shim / 'python').chmod(0o755)
+    env = repo_env(PORT=29999, RECORD=record,
+                   PYTHONPATH='/elsewhere')
+    env['PATH'] = f'{shim}{os.pathsep}{env["PATH"]}'
+    run_cmd(['bash', 'tools/dist_test.sh', TINY_CONFIG, checkpoint, '2',
+             '--work-dir', str(tmp_path)], env=env)
+    pythonpath, *argv = record.read_text().splitlines()
+    assert pythonpath == f'{REPO_ROOT}{os.pathsep}/elsewhere'
+    assert argv == [
+        '-m', 'torch.distributed.run', '--nnodes=1', '--node_rank=0',
+        '--master_addr=127.0.0.1', '--master_port=29999',
+        '--nproc_per_node=2', osp.join(REPO_ROOT, 'tools', 'test.py'),
+        TINY_CONFIG, checkpoint, '--launcher', 'pytorch', '--work-dir',
+        str(tmp_path)]
+    # and without a checkpoint: the usage, before anything runs
+    out = run_cmd(['bash', 'tools/dist_test.sh', TINY_CONFIG, '2'], env=env,
+                  check=False)
+    assert 'usage: ' in out and 'CHECKPOINT NPROC' in out
 
 
 def test_syncbn_switch_converts_every_batchnorm():

@@ -1,0 +1,72 @@
+"""tools/vis_embedding.py on the tiny checkpoint (conftest's
+``tiny_checkpoint``): the figure (one panel per person and the image) and
+the saved similarity maps, each 1 at its own center; weights without the
+embedding head are refused, naming it. Run in this process (the tool's
+command line runs in test_doc_pictures.py)."""
+import contextlib
+import os.path as osp
+import traceback
+
+import numpy as np
+import pytest
+import torch
+
+cv2 = pytest.importorskip('cv2')
+
+import mmpose_boir  # noqa: E402,F401
+from conftest import COCO_SAMPLES, REPO_ROOT, TINY_CONFIG  # noqa: E402
+from tool_modules import load_tool  # noqa: E402
+
+IMAGE = osp.join(REPO_ROOT, COCO_SAMPLES, '000000196141.jpg')
+
+pytestmark = pytest.mark.skipif(not osp.isfile(IMAGE),
+                                reason='sample COCO image not found')
+
+
+def _vis_embedding(capsys, *args):
+    """``tools/vis_embedding.py ARGS`` in this process (from the repository
+    root): its exit status and stderr, an exception that escapes ``main``
+    counted as the interpreter would (status 1, its traceback on stderr).
+    The torch thread count is restored."""
+    threads = torch.get_num_threads()
+    escaped = ''
+    try:
+        with contextlib.chdir(REPO_ROOT):
+            rc = load_tool('vis_embedding').main([str(a) for a in args])
+    except Exception:
+        rc, escaped = 1, traceback.format_exc()
+    finally:
+        torch.set_num_threads(threads)
+    return rc, capsys.readouterr().err + escaped
+
+
+def test_vis_embedding(tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / 'emb.png'
+    rc, err = _vis_embedding(
+        capsys, TINY_CONFIG, tiny_checkpoint, IMAGE, '--out', out,
+        '--score-thr', '0', '--max-persons', '3', '--save-maps',
+        tmp_path / 'm.npz')
+    assert rc == 0, err
+    fig = cv2.imread(str(out))
+    assert fig is not None and fig.shape[1] == 4 * 480
+    maps = np.load(tmp_path / 'm.npz')
+    sim = maps['similarity']
+    assert sim.shape[0] == 3 and sim.min() >= 0 and sim.max() <= 1 + 1e-6
+    # each map is 1 at its own center
+    for (x, y), s in zip(maps['centers'], sim):
+        assert s[y, x] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_vis_embedding_needs_the_embedding_head(tiny_checkpoint, tmp_path,
+                                                capsys):
+    ckpt = tmp_path / 'deployed.pth'
+    state = torch.load(tiny_checkpoint)
+    state['state_dict'] = {
+        k: v for k, v in state['state_dict'].items()
+        if not k.startswith('head.embedding_head.')
+    }
+    torch.save(state, ckpt)
+    rc, err = _vis_embedding(capsys, TINY_CONFIG, ckpt, IMAGE, '--out',
+                             tmp_path / 'x.png')
+    assert rc != 0
+    assert 'embedding_head' in err
