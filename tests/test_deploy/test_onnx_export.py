@@ -1,58 +1,30 @@
 """ONNX export of the deployed BoIR: onnxruntime matches PyTorch within 1e-3.
 
-Uses the tiny config (fast on CPU) on a sample COCO image. The model's
-weights are random but seeded, and the head's convs and linears are drawn
-with PyTorch's default initialisation instead of the release's
-N(0, 0.001), so that the center and keypoint heatmaps have distinct maxima:
-with nearly flat heatmaps (an untrained model, or one whose sigmoid sits at
-its 1e-4 clamp) the top-k and the argmax are ties that onnxruntime and
-PyTorch may break differently, which is not a numerical difference.
+Uses the tiny config (fast on CPU) on a sample COCO image, through
+tests/deploy_models.py: seeded random weights whose head has PyTorch's
+default initialisation (distinct heatmap maxima: no ties that onnxruntime
+and PyTorch could break differently). The export tool's command line:
+test_tools/test_export_onnx.py.
 """
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
+import onnx  # (pinned: requirements/pinned.txt)
+import onnxruntime as ort
 import pytest
 import torch
 
-import cv2  # noqa: E402
-import onnx  # noqa: E402  (pinned: requirements/pinned.txt)
-import onnxruntime as ort  # noqa: E402
-
-import mmpose_boir  # noqa: E402,F401
-from mmpose_boir.deploy import (OUTPUT_NAMES, build_deploy_model,  # noqa
+import mmpose_boir  # noqa: F401
+from conftest import REPO_ROOT
+from deploy_models import TINY, deploy_model, sample_image
+from mmpose_boir.deploy import (OUTPUT_NAMES, build_deploy_model,
                                 export_onnx, keypoints_to_image, preprocess)
-from conftest import repo_env
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = osp.join(REPO, 'configs/boir/tiny/boir_tiny_coco.py')
-IMAGE = osp.join(REPO, '..', 'shared', 'data', 'coco', '000000196141.jpg')
 ATOL = 1e-3
 
 
-def _deploy_model(flip_test=True, **kwargs):
-    torch.manual_seed(0)
-    model = build_deploy_model(TINY, flip_test=flip_test, **kwargs)
-    torch.manual_seed(1)
-    for m in model.head.modules():
-        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
-            m.reset_parameters()  # PyTorch's default (Kaiming) init
-    return model
-
-
-def _sample_image():
-    """The sample COCO image, or a seeded synthetic one without it."""
-    if osp.isfile(IMAGE):
-        return cv2.imread(IMAGE)
-    rng = np.random.default_rng(0)
-    img = cv2.GaussianBlur(
-        rng.integers(0, 256, (429, 640, 3), dtype=np.uint8), (9, 9), 0)
-    return img
-
-
 def _sample_input(shape=(128, 128)):
-    x, meta = preprocess(_sample_image(), shape[::-1], size_factor=32,
+    x, meta = preprocess(sample_image(), shape[::-1], size_factor=32,
                          resize_mode='fit')
     return x, meta
 
@@ -67,7 +39,7 @@ def _run_both(model, path, x):
 
 @pytest.mark.parametrize('flip_test', [True, False])
 def test_onnxruntime_matches_pytorch(tmp_path, flip_test):
-    model = _deploy_model(flip_test=flip_test, score_thr=0.0)
+    model = deploy_model(flip_test=flip_test, score_thr=0.0)
     x, _ = _sample_input()
     path = export_onnx(model, str(tmp_path / 'boir_tiny.onnx'), x.shape[-2:])
     # the instance head's deploy form, static shapes (no data-dependent
@@ -88,7 +60,7 @@ def test_onnxruntime_matches_pytorch(tmp_path, flip_test):
 
 
 def test_valid_rows_follow_the_threshold(tmp_path):
-    model = _deploy_model(score_thr=0.5)
+    model = deploy_model(score_thr=0.5)
     x, _ = _sample_input()
     path = export_onnx(model, str(tmp_path / 'boir_tiny.onnx'), x.shape[-2:])
     pt_out, ort_out = _run_both(model, path, x)
@@ -101,7 +73,7 @@ def test_valid_rows_follow_the_threshold(tmp_path):
 def test_deploy_model_equals_head_predict():
     """The exported graph computes what BoIRHead.predict computes."""
     from mmpose.structures import PoseDataSample
-    model = _deploy_model(score_thr=0.0)
+    model = deploy_model(score_thr=0.0)
     x, meta = _sample_input()
     with torch.no_grad():
         keypoints, keypoint_scores, scores, valid = model(torch.from_numpy(x))
@@ -126,32 +98,6 @@ def test_deploy_model_equals_head_predict():
     assert np.isfinite(img_kpts).all()
 
 
-def test_export_tool_cli(tmp_path):
-    """tools/export_onnx.py on a checkpoint: exports, checks on the sample
-    image and exits 0 (differences within --atol 1e-3)."""
-    image = IMAGE
-    if not osp.isfile(image):
-        image = str(tmp_path / 'synthetic.jpg')
-        cv2.imwrite(image, _sample_image())
-    ckpt = tmp_path / 'tiny.pth'
-    torch.save({'state_dict': _deploy_model().state_dict()}, ckpt)
-    out = tmp_path / 'cli.onnx'
-    proc = subprocess.run(
-        [sys.executable, 'tools/export_onnx.py', TINY, str(ckpt), '--out',
-         str(out), '--check-image', image, '--score-thr', '0',
-         '--max-instances', '5'],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-        env=repo_env())
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert 'onnxruntime vs PyTorch' in proc.stdout
-    model = onnx.load(str(out))
-    assert [o.name for o in model.graph.output] == list(OUTPUT_NAMES)
-    dims = [d.dim_value
-            for d in model.graph.output[0].type.tensor_type.shape.dim]
-    assert dims == [5, 17, 2]
-
-
-
 def test_deploy_model_keeps_people_by_default():
     """Deployment returns people: rows above 0.1 (the demo's default; the
     configs' ``score_thr``, 0.01, is every candidate, for evaluation), or
@@ -162,7 +108,7 @@ def test_deploy_model_keeps_people_by_default():
     assert build_deploy_model(TINY, score_thr=0.0).score_thr == 0
     from mmengine.config import Config
     from mmpose.registry import MODELS
-    cfg = Config.fromfile(osp.join(REPO, TINY))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, TINY))
     cfg.model.backbone.init_cfg = None
     assert cfg.model.test_cfg.score_thr == 0.01
     cfg.model.test_cfg.score_thr = 0.25

@@ -1,8 +1,8 @@
 """tools/benchmark.py: a smoke run on the tiny config (no timing asserts).
 
 What the benchmark's reference computes is tested against ours: its
-``direct_form`` in test_instance_keypoint_head.py, its ``reference_decode``
-in test_codec_transform.py."""
+``direct_form`` in test_models/test_heads/test_instance_keypoint_head.py,
+its ``reference_decode`` in test_codecs/test_boir_heatmap.py."""
 import json
 
 import pytest
