@@ -43,23 +43,32 @@ def config_and_options(argv: Sequence[str]) -> Tuple[Optional[str], dict]:
     return config, options.cfg_options
 
 
+#: the files named on the command line of this process's tool (see
+#: :func:`keep_inputs_unchanged`)
+_INPUTS: set = set()
+
+
 def keep_inputs_unchanged(argv: Sequence[str]) -> None:
     """MMEngine's ``Runner`` writes the merged config to
     ``WORK_DIR/<config file name>``. When that is a file named on the
     command line (a config kept in its own work directory), it goes into
     the run's timestamped folder instead, so that no run rewrites its
-    input. Applies to this process (a tool's) only."""
+    input. Applies to this process (a tool's) only; a second call replaces
+    the inputs of the first (``Runner.dump_config`` is wrapped once)."""
     from mmengine.dist import master_only
     from mmengine.logging import print_log
     from mmengine.runner import Runner
-    inputs = {osp.realpath(a) for a in argv if osp.isfile(a)}
+    _INPUTS.clear()
+    _INPUTS.update(osp.realpath(a) for a in argv if osp.isfile(a))
+    if getattr(Runner.dump_config, 'keeps_inputs', False):
+        return
     original = Runner.dump_config
 
     @master_only
     def dump_config(self) -> None:
         name = (osp.basename(self.cfg.filename) if self.cfg.filename else
                 f'{self.timestamp}.py')
-        if osp.realpath(osp.join(self.work_dir, name)) not in inputs:
+        if osp.realpath(osp.join(self.work_dir, name)) not in _INPUTS:
             return original(self)
         os.makedirs(self.log_dir, exist_ok=True)
         target = osp.join(self.log_dir, name)
@@ -68,6 +77,7 @@ def keep_inputs_unchanged(argv: Sequence[str]) -> None:
                   f'{osp.join(self.work_dir, name)} (an input of this '
                   'command)', logger='current')
 
+    dump_config.keeps_inputs = True
     Runner.dump_config = dump_config
 
 

@@ -47,3 +47,22 @@ def test_train_py_names_a_transform_typo(monkeypatch, capsys):
     assert re.search(r"train_dataloader\.dataset\.pipeline\[1\]: transform "
                      r"\w*RandomAffine has no argument 'input_sise' \(did "
                      r'you mean input_size\?\)', err), err
+
+
+def test_keep_inputs_unchanged_wraps_dump_config_once(tmp_path, monkeypatch):
+    """Calling it again (tools run in one process, as here) replaces the
+    inputs instead of wrapping the runner's ``dump_config`` again."""
+    from mmengine.runner import Runner
+
+    from mmpose_boir.engine import mmpose_tools
+    monkeypatch.setattr(Runner, 'dump_config', Runner.dump_config)
+    monkeypatch.setattr(mmpose_tools, '_INPUTS', set())
+    first, second = tmp_path / 'a.py', tmp_path / 'b.py'
+    first.write_text('x = 1\n')
+    second.write_text('x = 2\n')
+    mmpose_tools.keep_inputs_unchanged([str(first)])
+    wrapped = Runner.dump_config
+    assert wrapped.keeps_inputs
+    mmpose_tools.keep_inputs_unchanged([str(second), '--amp'])
+    assert Runner.dump_config is wrapped
+    assert mmpose_tools._INPUTS == {str(second.resolve())}
