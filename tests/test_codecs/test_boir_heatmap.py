@@ -1,80 +1,24 @@
-"""BoIRDecoupledHeatmap + BoxEmbeddingSampling: the release's target rules,
-and boxes aligned with instances."""
+"""BoIRDecoupledHeatmap (mmpose_boir/codecs/boir_heatmap.py): the release's
+target rules (truncated peaks, CornerNet's Gaussian, jitter, the
+placeholder instance of an image left without instances and what it adds
+to the losses), its decoding against the release's loops and smoothing,
+encoding and decoding in agreement for every switch, and BoIRHead decoding
+through the codec it is configured with."""
+import copy
+import json
+import os.path as osp
+
 import numpy as np
 import pytest
-from mmpose.datasets.transforms import GenerateTarget
+import torch
+from mmengine.dataset import pseudo_collate
+from mmpose.registry import DATASETS
 
+from conftest import COCO_SAMPLE_ANN, COCO_SAMPLES, build_model, tiny_config
 from mmpose_boir.codecs import BoIRDecoupledHeatmap
-from mmpose_boir.datasets.transforms import BoxEmbeddingSampling
 from tool_modules import load_tool
 
 INPUT, HEATMAP = (128, 128), (32, 32)
-
-
-def _person(x, y, w, h, K=17):
-    """Keypoints spread over an (x, y, w, h) box and its 4 corners."""
-    t = np.linspace(0.1, 0.9, K)
-    kpts = np.stack((x + t * w, y + t[::-1] * h), -1).astype(np.float32)
-    corners = np.array([[x, y], [x, y + h], [x + w, y], [x + w, y + h]],
-                       dtype=np.float32)
-    return kpts, corners
-
-
-def _results(boxes, visible=None):
-    kpts, corners = zip(*[_person(*b) for b in boxes])
-    kpts = np.stack(kpts)
-    vis = np.ones(kpts.shape[:2], np.float32) if visible is None else visible
-    return dict(keypoints=kpts, keypoints_visible=vis,
-                bbox=np.stack(corners), img_path='synthetic.jpg')
-
-
-def _encode(results, box_clip='release', **codec_kw):
-    codec = dict(type='BoIRDecoupledHeatmap', input_size=INPUT,
-                 heatmap_size=HEATMAP, jitter=False, **codec_kw)
-    results = GenerateTarget(encoder=codec)(results)
-    return BoxEmbeddingSampling(INPUT, HEATMAP, box_clip=box_clip)(results)
-
-
-def test_boxes_follow_instances_smallest_area_first():
-    boxes = [(10, 10, 80, 100), (60, 20, 40, 40), (20, 70, 60, 50)]
-    out = _encode(_results(boxes), min_instance_area=0)
-    assert list(out['instance_indices']) == [1, 2, 0]
-    expected = np.array([boxes[i] for i in (1, 2, 0)], np.float32) / 4
-    np.testing.assert_allclose(out['instance_boxes'], expected)
-    assert out['instance_heatmaps'].shape == (3 * 17, 32, 32)
-    assert out['keypoint_weights'].shape == (3, 17)
-    # the codec's tables name what the later transforms add, for packing
-    assert out['label_mapping_table']['instance_boxes'] == 'instance_boxes'
-    assert out['field_mapping_table']['heatmap_mask'] == 'heatmap_mask'
-    # each instance's center lies inside its own box
-    for (x, y), (bx, by, bw, bh) in zip(out['instance_coords'],
-                                        out['instance_boxes']):
-        assert bx <= x <= bx + bw and by <= y <= by + bh
-
-
-def test_small_people_get_no_center_and_no_box():
-    boxes = [(10, 10, 80, 100), (100, 100, 20, 20)]  # 400 px^2 < 32^2
-    out = _encode(_results(boxes))
-    assert list(out['instance_indices']) == [0]
-    assert out['instance_boxes'].shape == (1, 4)
-    # but the small person's keypoints stay in the multi-person heatmaps
-    assert out['heatmaps'].shape == (18, 32, 32)
-
-
-def test_boxes_are_clipped_to_the_map():
-    # 'extent' (opt-in): the visible part of the box
-    out = _encode(_results([(-40, 60, 100, 80)]), min_instance_area=0,
-                  box_clip='extent')
-    x, y, w, h = out['instance_boxes'][0]
-    assert x == 0 and y == pytest.approx(60 / 4)
-    assert x + w == pytest.approx(60 / 4) and y + h == 31
-    # 'release': each of x, y, w, h clipped on its own; the cut box keeps
-    # its full width, and its height is clipped to H - 1
-    out = _encode(_results([(-40, 60, 100, 80)]), min_instance_area=0)
-    x, y, w, h = out['instance_boxes'][0]
-    assert (x, y, w, h) == pytest.approx((0, 60 / 4, 100 / 4, 80 / 4))
-    out = _encode(_results([(8, 8, 20, 140)]), min_instance_area=0)
-    assert out['instance_boxes'][0] == pytest.approx((2, 2, 5, 31))
 
 
 def _one_keypoint(x, y, **codec_kw):
@@ -116,39 +60,6 @@ def test_gaussian_is_the_releases():
         (-42 + np.sqrt(42**2 + 4 * 2.8 * 60)) / 2)
 
 
-def test_people_without_visible_keypoints_get_no_instance():
-    vis = np.ones((2, 17), np.float32)
-    vis[1] = 0
-    out = _encode(_results([(10, 10, 80, 100), (60, 20, 40, 40)], vis),
-                  min_instance_area=0)
-    assert list(out['instance_indices']) == [0]
-    assert out['instance_boxes'].shape == (1, 4)
-
-
-def test_more_people_than_the_cap_keeps_boxes_aligned():
-    rng = np.random.RandomState(0)
-    boxes = [(rng.randint(0, 90), rng.randint(0, 90), 30 + i, 30 + i)
-             for i in range(12)]
-    out = _encode(_results(boxes), min_instance_area=0,
-                  encode_max_instances=5)
-    idx = out['instance_indices']
-    assert len(idx) == 5 and len(out['instance_boxes']) == 5
-    assert len(out['instance_coords']) == 5
-    expected = np.array([boxes[i] for i in idx], np.float32) / 4
-    np.testing.assert_allclose(out['instance_boxes'], np.clip(expected, 0,
-                                                              31))
-
-
-def test_no_people():
-    results = dict(keypoints=np.zeros((0, 17, 2), np.float32),
-                   keypoints_visible=np.zeros((0, 17), np.float32),
-                   bbox=np.zeros((0, 4, 2), np.float32))
-    out = _encode(results)
-    assert out['instance_boxes'].shape == (0, 4)
-    assert out['instance_coords'].shape == (0, 2)
-    assert out['keypoint_weights'].shape == (0, 17)
-
-
 def test_jitter_stays_on_the_map():
     np.random.seed(0)
     codec = BoIRDecoupledHeatmap(INPUT, HEATMAP, min_instance_area=0)
@@ -157,14 +68,6 @@ def test_jitter_stays_on_the_map():
     for _ in range(20):
         enc = codec.encode(kpts, np.ones((1, 17)), corners)
         assert (enc['instance_coords'] >= 0).all()
-
-
-def test_errors_name_what_is_missing():
-    with pytest.raises(ValueError, match='bbox'):
-        BoIRDecoupledHeatmap(INPUT, HEATMAP).encode(
-            np.zeros((1, 17, 2)), np.ones((1, 17)))
-    with pytest.raises(KeyError, match='instance_indices'):
-        BoxEmbeddingSampling(INPUT, HEATMAP)(dict(bbox=np.zeros((0, 4, 2))))
 
 
 def test_decoding_matches_the_per_keypoint_loop():
@@ -291,3 +194,97 @@ def test_the_head_decodes_with_its_codec():
         MODELS.build(dict(type='BoIRHead', in_channels=8, decoder=dict(
             type='DecoupledHeatmap', input_size=INPUT,
             heatmap_size=HEATMAP)))
+
+
+# -------------------------------------------------------------- placeholder
+def _no_instance_json(tmp_path):
+    """The sample json plus a copy of image 40083 whose only person is too
+    small to get a center (area under the tiny config's 8^2 input px^2)."""
+    data = json.load(open(COCO_SAMPLE_ANN))
+    img = dict(next(i for i in data['images'] if i['id'] == 40083), id=1)
+    person = dict(next(a for a in data['annotations']
+                       if a['image_id'] == 40083 and not a['iscrowd']),
+                  id=10**9, image_id=1, bbox=[100, 100, 12, 12], area=144,
+                  num_keypoints=1, segmentation=[[100, 100, 112, 100,
+                                                  112, 112]])
+    kpts = [0] * 51
+    kpts[:3] = [106, 106, 2]
+    person['keypoints'] = kpts
+    data['images'] = [i for i in data['images'] if i['id'] == 197388] + [img]
+    data['annotations'] = [a for a in data['annotations']
+                           if a['image_id'] == 197388] + [person]
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def _no_augmentation(pipeline, placeholder):
+    steps = []
+    for t in pipeline:
+        t = copy.deepcopy(dict(t))
+        if t['type'] == 'BoIRRandomAffine':
+            t.update(rotate_factor=0, scale_factor=(1.0, 1.0),
+                     shift_factor=0.)
+        elif t['type'] == 'BoIRRandomFlip':
+            t['prob'] = 0.
+        elif t['type'] == 'GenerateTarget':
+            t['encoder'] = dict(t['encoder'], jitter=False,
+                                placeholder_instance=placeholder)
+        steps.append(t)
+    return steps
+
+
+def _train_dataset(cfg, ann_file, pipeline):
+    """The config's training set on ``ann_file`` with ``pipeline``."""
+    ds = copy.deepcopy(cfg.train_dataloader.dataset)
+    ds.update(data_root='', ann_file=ann_file,
+              data_prefix=dict(img=osp.abspath(COCO_SAMPLES)),
+              pipeline=list(pipeline))
+    return DATASETS.build(ds)
+
+
+def test_placeholder_instance_of_an_image_without_instances(tmp_path):
+    """An image whose people all lose their center gets the release's
+    placeholder: one instance at cell (0, 0) with zero heatmaps, weights and
+    box. It counts as one more Bbox Mask Loss instance (whose box adds no
+    term) and adds its 2x2 cells at (0, 0) to the box loss; the keypoint
+    losses are unchanged."""
+    cfg = tiny_config()
+    ann_file = _no_instance_json(tmp_path)
+    torch.manual_seed(0)
+    model = build_model(cfg).double()
+    with torch.no_grad():  # a box head that is not all zeros
+        for p in model.head.bbox_head.parameters():
+            p.normal_(0, 0.1)
+    losses, counts = {}, {}
+    for placeholder in (True, False):
+        ds = _train_dataset(cfg, ann_file, _no_augmentation(
+            cfg.train_dataloader.dataset.pipeline, placeholder))
+        batch = [ds[i] for i in range(len(ds))]
+        empty = [b['data_samples'] for b in batch
+                 if b['data_samples'].metainfo['img_id'] == 1][0]
+        labels = empty.gt_instance_labels
+        if placeholder:
+            assert labels.instance_coords.tolist() == [[0, 0]]
+            assert float(labels.keypoint_weights.abs().sum()) == 0
+            assert labels.instance_boxes.tolist() == [[0, 0, 0, 0]]
+            assert float(empty.gt_fields.instance_heatmaps.abs().sum()) == 0
+        else:
+            assert len(labels.instance_coords) == 0
+        counts[placeholder] = sum(len(b['data_samples'].gt_instance_labels
+                                      .instance_coords) for b in batch)
+        data = model.data_preprocessor(pseudo_collate(batch), training=True)
+        with torch.no_grad():
+            losses[placeholder] = model(data['inputs'].double(),
+                                        data['data_samples'], mode='loss')
+    n = counts[False]
+    assert counts[True] == n + 1
+    with_p, without = losses[True], losses[False]
+    for key in ('loss_multi_heatmap', 'loss_instance_heatmap'):
+        assert torch.allclose(with_p[key], without[key], rtol=1e-12), key
+    torch.testing.assert_close(with_p['loss_bbox_mask'] * (n + 1),
+                               without['loss_bbox_mask'] * n, rtol=1e-10,
+                               atol=0)
+    # the box loss: the 3x3 cells of each instance inside the map, plus the
+    # placeholder's 4; its cells' CIoU against the box (0, 0, 0, 0)
+    assert not torch.allclose(with_p['loss_bbox'], without['loss_bbox'])

@@ -1,12 +1,20 @@
 """Every paper config carries the release's settings (docs/method.md table).
 
 Config-level checks only (no model is built), so that a setting silently
-changed in a base config is caught here with its name.
+changed in a base config is caught here with its name: among them the
+batch guard and the AMP loss scale of the release's recipe, and images read
+as stored, ignoring EXIF orientation, in every train and test pipeline.
 """
 import glob
 
+import numpy as np
 import pytest
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.registry import TRANSFORMS
+from PIL import Image
+
+import mmpose_boir  # noqa: F401
 
 PAPER = sorted(p for p in glob.glob('configs/boir/boir_*.py'))
 W48 = [p for p in PAPER if 'w48' in p]
@@ -139,3 +147,45 @@ def test_testdev_writes_the_result_file(width):
     assert cfg.test_evaluator.format_only is True
     assert cfg.test_evaluator.outfile_prefix
     assert 'test-dev' in cfg.test_dataloader.dataset.ann_file
+
+
+@pytest.mark.parametrize('path', PAPER)
+def test_every_paper_config_checks_the_batch_and_the_loss_scale(path):
+    cfg = Config.fromfile(path)
+    assert dict(type='BatchSizeCheckHook', gpus=4) in cfg.custom_hooks
+    assert cfg.optim_wrapper.constructor == 'BoIROptimWrapperConstructor'
+    assert cfg.auto_scale_lr.base_batch_size == 80
+    assert cfg.train_dataloader.batch_size == 20
+
+
+# ---------------------------------------------------------------------- EXIF
+@pytest.fixture(scope='module')
+def exif_jpeg(tmp_path_factory):
+    """A JPEG of 40 x 60 stored pixels (w x h) tagged Orientation=6."""
+    path = tmp_path_factory.mktemp('exif') / 'rotated.jpg'
+    pixels = np.zeros((60, 40, 3), np.uint8)
+    pixels[:10] = 255  # a white band at the top of the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(pixels).save(path, exif=exif.tobytes())
+    return str(path)
+
+
+def _load_steps(pipeline):
+    return [t for t in pipeline if t['type'] == 'LoadImage']
+
+
+@pytest.mark.parametrize('config', PAPER)
+def test_exif_orientation_is_ignored_in_train_and_test(config, exif_jpeg):
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(config)
+    pipelines = dict(train=cfg.train_dataloader.dataset.pipeline,
+                     test=cfg.test_dataloader.dataset.pipeline)
+    for name, pipeline in pipelines.items():
+        (step, ) = _load_steps(pipeline)
+        out = TRANSFORMS.build(step)(dict(img_path=exif_jpeg))
+        assert out['img'].shape == (60, 40, 3), (config, name)
+        assert out['img'][:10].mean() > 200  # stored rows, not rotated
+    # MMPose's default applies the tag (what the configs must not do)
+    out = TRANSFORMS.build(dict(type='LoadImage'))(dict(img_path=exif_jpeg))
+    assert out['img'].shape == (40, 60, 3)
