@@ -22,18 +22,35 @@ Convention (for documentation writers):
   tools/overfit_tiny.py, the tiny config instead of W32, the sample images
   of demo/ for a user's images and COCO files, short training). Keep the
   table minimal.
+
+How they run here (test machinery, not part of the convention): the blocks'
+``python`` is a shim first on their PATH that forks each interpreter from a
+server which has imported torch and MMPose once (``forked_python.py`` next to
+this file says how, and what it leaves to the real interpreter); a fresh
+interpreter's start-up and exit were most of this module's CPU time. The
+child runs the script, ``-c`` code or stdin as a fresh ``python`` would, with
+its output and exit status; the server does not import ``mmpose_boir``, so a
+block that needs the plugin must import it as a user would. Python blocks go
+through the same shim. :func:`test_python_shim_runs_as_python` checks the
+shim against the real interpreter. Without the server (it failed to start),
+the blocks run with the real interpreter, only slower.
 """
 import os
 import os.path as osp
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
+import conftest
+import forked_python
 import pytest
 
 pytestmark = pytest.mark.run_first(2)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = conftest.REPO_ROOT
 DOCS = ['README.md'] + sorted(
     osp.relpath(osp.join(d, f), ROOT)
     for d, _, files in os.walk(osp.join(ROOT, 'docs')) for f in files
@@ -99,18 +116,64 @@ def _substitute(code: str, lang: str = 'bash') -> str:
     return code
 
 
-def _run(lang: str, code: str, cwd: str) -> subprocess.CompletedProcess:
+def _run(lang: str, code: str, cwd: str,
+         block_env: dict) -> subprocess.CompletedProcess:
     if RUN_LANGS[lang] == 'bash':
         cmd = ['bash', '-e', '-o', 'pipefail', '-c', code]
     else:
-        cmd = [sys.executable, '-c', code]
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
+        cmd = [block_env['python'], '-c', code]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                          timeout=TIMEOUT, env=env)
+                          timeout=TIMEOUT, env=block_env['env'],
+                          stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope='module')
-def workspace(tmp_path_factory):
+def block_env():
+    """The blocks' environment, whose PATH starts with the ``python`` shim
+    of a fork server (``forked_python``) when it starts, and the python
+    that runs Python blocks; ``server_log`` says why it did not start."""
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    real = sys.executable
+    if shutil.which('python', path=env.get('PATH')):  # what `python` runs
+        real = subprocess.run(
+            ['python', '-c', 'import sys; print(sys.executable)'], env=env,
+            cwd=ROOT, capture_output=True, text=True).stdout.strip() or real
+    tmp = tempfile.mkdtemp(prefix='docs-python-')  # short: a socket path
+    sock, log = osp.join(tmp, 'sock'), osp.join(tmp, 'server.log')
+    os.mkdir(osp.join(tmp, 'bin'))
+    shim = osp.join(tmp, 'bin', 'python')
+    here = osp.dirname(osp.abspath(forked_python.__file__))
+    with open(shim, 'w') as f:
+        f.write(f'#!{real} -IS\nimport sys\nsys.path.insert(0, {here!r})\n'
+                f'import forked_python\n'
+                f'forked_python.client({sock!r}, {real!r})\n')
+    os.chmod(shim, 0o755)
+    env['PATH'] = osp.dirname(shim) + os.pathsep + env.get('PATH', '')
+    with open(log, 'w') as f:
+        server = subprocess.Popen(
+            [real, forked_python.__file__, sock, str(TIMEOUT)], cwd=ROOT,
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=f)
+    start = time.monotonic()
+    while (not osp.exists(sock) and server.poll() is None
+           and time.monotonic() - start < 300):
+        time.sleep(0.1)
+    if not osp.exists(sock):  # the real interpreter, as the shim would
+        server.kill()
+        env['PATH'] = env['PATH'].split(os.pathsep, 1)[1]
+        shim = sys.executable
+    yield dict(env=env, python=shim, real=real, server_log=log)
+    server.stdin.close()  # the server waits for its children, and exits
+    try:
+        server.wait(60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope='module')
+def workspace(tmp_path_factory, block_env):
     """A copy of the repository root made of symlinks, with ../shared, and
     the checkpoint that CKPT stands for (2 iterations of the tiny model)."""
     base = tmp_path_factory.mktemp('docs')
@@ -125,7 +188,7 @@ def workspace(tmp_path_factory):
         os.symlink(shared, base / 'shared')
     proc = _run('bash', 'python tools/overfit_tiny.py --iters 2 '
                 '--input-size 128 --min-ap 0 '
-                '--work-dir work_dirs/overfit_tiny', str(repo))
+                '--work-dir work_dirs/overfit_tiny', str(repo), block_env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert osp.isfile(repo / CKPT)
     return str(repo)
@@ -142,6 +205,50 @@ def test_every_page_is_covered():
         b[0] for b in BLOCKS}
 
 
+#: bash lines run with the shim and with the real interpreter, in a fresh
+#: folder: the same output and exit status
+SHIM_CASES = [
+    'python -c "import sys; print(sys.argv, repr(sys.path[0])); exit(3)" a b',
+    'mkdir sub && printf "import sys\\nprint(__name__, __file__, sys.path[0],'
+    ' sys.argv)\\nsys.exit(\'bye\')\\n" > s.py && cd sub && python ../s.py x',
+    "python - y <<'EOF'\nimport os, sys\nprint(sys.argv, os.getcwd(), "
+    "repr(sys.path[0]))\ndef f():\n    raise ValueError('boom')\nf()\nEOF",
+    'python -c "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"',
+    'python -c "import atexit, threading; atexit.register(print, 1); '
+    'threading.Thread(target=print, args=(2, )).start(); '
+    'open(\'f.txt\', \'w\').write(\'left open\')" && cat f.txt',
+    'python -c "print(1"',
+    'echo "print(input())" > s.py && echo in | python s.py',
+    'python -I -c "print(\'not served\')"',  # an option: the real python
+]
+
+
+def test_python_shim_runs_as_python(block_env, tmp_path):
+    """The blocks' ``python`` (a child forked from a pre-imported server)
+    prints and exits as the real interpreter: argv, ``sys.path[0]``,
+    ``__file__``, tracebacks, signals, threads, atexit, files left open."""
+    code = 'import sys; print("torch" in sys.modules)'  # False if fresh
+    served = subprocess.run(
+        [block_env['python'], '-c', code],
+        env=block_env['env'], capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL)
+    assert served.stdout == 'True\n', (
+        'the fork server did not serve: ' + served.stderr
+        + open(block_env['server_log']).read()[-3000:])
+    real_env = dict(block_env['env'],
+                    PATH=block_env['env']['PATH'].split(os.pathsep, 1)[1])
+    for case in SHIM_CASES:
+        runs = []
+        for env in (block_env['env'], real_env):
+            shutil.rmtree(tmp_path)
+            tmp_path.mkdir()
+            proc = subprocess.run(['bash', '-c', case], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=60,
+                                  stdin=subprocess.DEVNULL)
+            runs.append((proc.returncode, proc.stdout, proc.stderr))
+        assert runs[0] == runs[1], f'{case}\nshim: {runs[0]}\nreal: {runs[1]}'
+
+
 def test_every_fenced_block_has_a_language():
     """So that none escapes this test by accident."""
     bare = [(doc, line) for doc, line, lang, _, skip in _blocks()
@@ -151,11 +258,11 @@ def test_every_fenced_block_has_a_language():
 
 @pytest.mark.parametrize('doc,line,lang,code,skip', BLOCKS,
                          ids=[f'{b[0]}:{b[1]}' for b in BLOCKS])
-def test_doc_block_runs(doc, line, lang, code, skip, workspace):
+def test_doc_block_runs(doc, line, lang, code, skip, workspace, block_env):
     if skip is not None:
         pytest.skip(f'not run: {skip}')
     code = _substitute(code, lang)
-    proc = _run(lang, code, workspace)
+    proc = _run(lang, code, workspace, block_env)
     assert proc.returncode == 0, (
         f'{doc}:{line} failed (rc {proc.returncode}):\n{code}\n--- stdout\n'
         f'{proc.stdout[-2000:]}\n--- stderr\n{proc.stderr[-3000:]}')
