@@ -341,11 +341,11 @@ def converted(release, tmp_path_factory):
                  stripped=root / 'stripped.pth')
     metas = dict(
         train=converter.convert(str(root / 'checkpoint.pth.tar'),
-                           str(paths['train'])),
+                                str(paths['train'])),
         deploy=converter.convert(str(root / 'final_state0.pth.tar'),
-                            str(paths['deploy'])),
+                                 str(paths['deploy'])),
         stripped=converter.convert(str(root / 'checkpoint.pth.tar'),
-                              str(paths['stripped']), strip_aux=True))
+                                   str(paths['stripped']), strip_aux=True))
     assert metas['train']['source_state_dict'] == \
         'training checkpoint (epoch 140): best_state_dict'
     assert metas['train']['with_aux_heads']

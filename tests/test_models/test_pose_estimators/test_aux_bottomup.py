@@ -108,8 +108,8 @@ class _Tensor(nn.Module):
 
 def _canonical(graph):
     """The graph with its generated value names (``onnx::Conv_811``,
-    ``808``: numbered by the exporter, shifted by any unused parameter) replaced by
-    their order of first use in the nodes."""
+    ``808``: numbered by the exporter, shifted by any unused parameter)
+    replaced by their order of first use in the nodes."""
     names = {}
 
     def name(n):
