@@ -33,3 +33,6 @@ def test_doc_pictures_writes_both_pictures(tmp_path):
         assert img is not None and img.shape[0] > 100 and img.shape[1] > 100
     assert (work / 'boir_tiny_overfit.py').is_file()
     assert (work / 'epoch_1.pth').is_file()
+    # tools/overfit_tiny.py names the checkpoint it kept and its config
+    assert (f"overfit: checkpoint {work / 'epoch_1.pth'}, with its config "
+            f"{work / 'boir_tiny_overfit.py'}") in proc.stdout, proc.stdout
