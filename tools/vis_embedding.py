@@ -216,6 +216,7 @@ def draw(img: np.ndarray, res: Dict, panel_width: int = 480) -> np.ndarray:
 def main(argv=None) -> int:
     from mmpose_boir.engine.config_check import ConfigCheckError
     from mmpose_boir.engine.tool_setup import check_output, setup_tool
+    from mmpose_boir.models.heads.loading import CheckpointMismatchError
     args = parse_args(argv)
     setup_tool(args.device)
     img = cv2.imread(args.image)
@@ -226,7 +227,7 @@ def main(argv=None) -> int:
         check_output(args.out, args.image, args.config, args.checkpoint)
         model = build_model(args.config, args.checkpoint, args.device,
                             args.cfg_options)
-    except (ConfigCheckError, ValueError) as exc:
+    except (ConfigCheckError, CheckpointMismatchError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
     res = embedding_similarity(model, img, args.max_persons, args.score_thr,
