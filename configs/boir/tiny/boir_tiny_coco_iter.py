@@ -1,5 +1,5 @@
 # The tiny config trained by iterations, deterministic, without validation:
-# the exact-resume test (tests/test_resume.py) trains N iterations in one go
+# the exact-resume test (tests/test_tools/test_resume.py) trains N iterations in one go
 # and N/2 + `--resume`, and compares the losses of every iteration.
 #
 #   python tools/train.py configs/boir/tiny/boir_tiny_coco_iter.py \
