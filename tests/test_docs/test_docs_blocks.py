@@ -23,17 +23,26 @@ Convention (for documentation writers):
   of demo/ for a user's images and COCO files, short training). Keep the
   table minimal.
 
-How they run here (test machinery, not part of the convention): the blocks'
-``python`` is a shim first on their PATH that forks each interpreter from a
-server which has imported torch and MMPose once (``forked_python.py`` next to
-this file says how, and what it leaves to the real interpreter); a fresh
-interpreter's start-up and exit were most of this module's CPU time. The
-child runs the script, ``-c`` code or stdin as a fresh ``python`` would, with
-its output and exit status; the server does not import ``mmpose_boir``, so a
-block that needs the plugin must import it as a user would. Python blocks go
-through the same shim. :func:`test_python_shim_runs_as_python` checks the
-shim against the real interpreter. Without the server (it failed to start),
-the blocks run with the real interpreter, only slower.
+How they run here (test machinery, not part of the convention): a fresh
+interpreter's start-up and exit (``import torch, mmpose.apis`` alone takes
+seconds) were most of this module's CPU time, so the blocks' ``python`` is a
+shim, first on their PATH, that has each interpreter forked from a server
+which imported torch, MMEngine, MMCV, OpenCV and MMPose once and ran no
+torch op (no OpenMP threads yet: forking is safe). The child takes over the
+shim's stdin/stdout/stderr, working directory and argv, and runs the script,
+``-c`` code or ``-`` (stdin) as ``__main__`` as a fresh ``python`` would:
+the same ``sys.argv``, ``sys.path[0]``, ``__file__``, traceback, output and
+exit status (or signal), threads joined, atexit run, open files closed. The
+server does not import ``mmpose_boir``: a block that needs the plugin must
+import it, as a user would. Anything else goes to the real interpreter
+(other options, a missing script, a terminal, another environment than the
+server's, a module of the script's folder that the server imported); the
+child is killed when the shim dies or after ``TIMEOUT``. Python blocks go
+through the same shim; the blocks' stdin is /dev/null. Without the server
+(it failed to start) the blocks run in the real interpreter, only slower,
+and :func:`test_python_shim_runs_as_python`, which checks the shim against
+the real interpreter, fails. ``forked_python.py``, next to this file, is
+the server and the shim.
 """
 import os
 import os.path as osp
@@ -44,9 +53,10 @@ import sys
 import tempfile
 import time
 
+import pytest
+
 import conftest
 import forked_python
-import pytest
 
 pytestmark = pytest.mark.run_first(2)
 
