@@ -259,3 +259,19 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _loggers_without_closed_streams():
+    """After each test: MMEngine's loggers created during it (a tool or a
+    runner run in this process, e.g. under ``capsys``) may write to a
+    stream that pytest has closed since; such handlers are removed, so
+    that a later test does not get logging errors on its stderr."""
+    yield
+    logging = sys.modules.get('mmengine.logging')
+    if logging is None:
+        return
+    for logger in list(logging.MMLogger._instance_dict.values()):
+        for handler in list(logger.handlers):
+            if getattr(getattr(handler, 'stream', None), 'closed', False):
+                logger.removeHandler(handler)

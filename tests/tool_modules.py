@@ -27,3 +27,20 @@ def load_tool(name: str) -> ModuleType:
             del sys.modules[key]
             raise
     return sys.modules[key]
+
+
+def run_tool_main(name: str, *args) -> int:
+    """``tools/{name}.py ARGS`` in this process: its ``main`` called from
+    the repository root with ``args`` (as strings); returns its exit
+    status. The torch thread count that the tool's set-up may change is
+    restored. Output goes to this process's stdout/stderr (``capsys``)."""
+    import contextlib
+
+    import torch
+    tool = load_tool(name)
+    threads = torch.get_num_threads()
+    try:
+        with contextlib.chdir(osp.dirname(TOOLS_DIR)):
+            return tool.main([str(a) for a in args])
+    finally:
+        torch.set_num_threads(threads)

@@ -24,7 +24,7 @@ cv2 = pytest.importorskip('cv2')
 import mmpose_boir  # noqa: E402,F401
 from conftest import (COCO_SAMPLES, REPO_ROOT, TINY_CONFIG,  # noqa: E402
                       build_model, save_checkpoint, tiny_config)
-from tool_modules import load_tool  # noqa: E402
+from tool_modules import run_tool_main  # noqa: E402
 
 TINY = TINY_CONFIG
 W32 = 'configs/boir/boir_w32_coco.py'
@@ -122,14 +122,9 @@ def test_inferencer_w32_config(tmp_path):
 
 def test_demo_draws_skeletons(tiny_checkpoint, tmp_path, capsys):
     src = osp.join(SAMPLES, IMAGES[0])
-    threads = torch.get_num_threads()
-    try:  # the demo sets the thread count for the machine's load
-        with contextlib.chdir(REPO_ROOT):
-            rc = load_tool('demo').main([
-                TINY, tiny_checkpoint, src, '--out-dir', str(tmp_path),
-                '--bbox-thr', '-1', '--kpt-thr', '-1', '--save-predictions'])
-    finally:
-        torch.set_num_threads(threads)
+    rc = run_tool_main('demo', TINY, tiny_checkpoint, src, '--out-dir',
+                       tmp_path, '--bbox-thr', '-1', '--kpt-thr', '-1',
+                       '--save-predictions')
     assert rc == 0, capsys.readouterr().err
     out = cv2.imread(str(tmp_path / IMAGES[0]))
     img = cv2.imread(src)

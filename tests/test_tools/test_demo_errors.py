@@ -22,11 +22,10 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import torch
 
 import mmpose_boir  # noqa: F401
 from conftest import COCO_SAMPLES, REPO_ROOT, TINY_CONFIG, repo_env
-from tool_modules import load_tool
+from tool_modules import load_tool, run_tool_main
 
 pytestmark = pytest.mark.spread
 
@@ -45,14 +44,7 @@ needs_images = pytest.mark.skipif(
 def _demo(capsys, *args):
     """``tools/demo.py ARGS`` in this process (from the repository root):
     its exit status and stderr. The torch thread count is restored."""
-    demo = load_tool('demo')
-    threads = torch.get_num_threads()
-    try:
-        with contextlib.chdir(REPO_ROOT):
-            rc = demo.main([str(a) for a in args])
-    finally:
-        torch.set_num_threads(threads)
-    return rc, capsys.readouterr().err
+    return run_tool_main('demo', *args), capsys.readouterr().err
 
 
 @needs_images

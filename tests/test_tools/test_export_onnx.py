@@ -3,15 +3,12 @@ tests/deploy_models.py), its ``main`` in this process: exports, checks
 onnxruntime against PyTorch on the sample image, and the graph's outputs
 have the requested rows. What the export computes:
 test_deploy/test_onnx_export.py."""
-import contextlib
-
 import onnx
 import torch
 
-from conftest import REPO_ROOT
 from deploy_models import TINY, deploy_model, sample_image_file
 from mmpose_boir.deploy import OUTPUT_NAMES
-from tool_modules import load_tool
+from tool_modules import run_tool_main
 
 
 def test_export_tool_cli(tmp_path, capsys):
@@ -21,14 +18,9 @@ def test_export_tool_cli(tmp_path, capsys):
     ckpt = tmp_path / 'tiny.pth'
     torch.save({'state_dict': deploy_model().state_dict()}, ckpt)
     out = tmp_path / 'cli.onnx'
-    threads = torch.get_num_threads()
-    try:  # the tool sets the thread count for the machine's load
-        with contextlib.chdir(REPO_ROOT):
-            rc = load_tool('export_onnx').main([
-                TINY, str(ckpt), '--out', str(out), '--check-image', image,
-                '--score-thr', '0', '--max-instances', '5'])
-    finally:
-        torch.set_num_threads(threads)
+    rc = run_tool_main('export_onnx', TINY, ckpt, '--out', out,
+                       '--check-image', image, '--score-thr', '0',
+                       '--max-instances', '5')
     captured = capsys.readouterr()
     assert rc == 0, captured.out + captured.err
     assert 'onnxruntime vs PyTorch' in captured.out

@@ -16,7 +16,7 @@ import torch
 import mmpose_boir  # noqa: F401
 from conftest import (COCO_SAMPLES, REPO_ROOT, TINY_CONFIG, build_model,
                       tiny_config)
-from tool_modules import load_tool
+from tool_modules import load_tool, run_tool_main
 
 cv2 = pytest.importorskip('cv2')
 
@@ -48,15 +48,11 @@ def _vis_embedding(capsys, *args):
     root): its exit status and stderr, an exception that escapes ``main``
     counted as the interpreter would (status 1, its traceback on stderr).
     The torch thread count is restored."""
-    threads = torch.get_num_threads()
     escaped = ''
     try:
-        with contextlib.chdir(REPO_ROOT):
-            rc = load_tool('vis_embedding').main([str(a) for a in args])
+        rc = run_tool_main('vis_embedding', *args)
     except Exception:
         rc, escaped = 1, traceback.format_exc()
-    finally:
-        torch.set_num_threads(threads)
     return rc, capsys.readouterr().err + escaped
 
 
