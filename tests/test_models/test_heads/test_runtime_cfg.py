@@ -2,7 +2,8 @@
 runtime_cfg.py), in MMPose's ``BottomupPoseEstimator`` (the configs'
 estimator) and in ``BoIR``: typos and values of the wrong kind are refused
 when the model is built (and by ``tools/test.py`` before it runs), naming
-the key; MMPose CID's own keys are accepted; a ``test_cfg`` changed after
+the key (a ``train_cfg`` typo at the first training step: MMPose's
+estimator hands train_cfg to the head only in ``loss``); MMPose CID's own keys are accepted; a ``test_cfg`` changed after
 the build is checked on predict; ``score_thr`` and CID's
 ``score_threshold`` are one people threshold."""
 import argparse
@@ -111,3 +112,14 @@ def test_one_people_threshold():
     assert people_score_thr(dict(score_threshold=0.2)) == 0.2
     assert people_score_thr(dict(score_thr=0.3, score_threshold=0.2)) == 0.3
     assert people_score_thr(dict(score_thr=0, score_threshold=0.2)) == 0.2
+
+
+def test_test_cfg_typo_names_the_closest_key():
+    with pytest.raises(ValueError, match='did you mean flip_test'):
+        _build(**{'model.test_cfg.flip_tset': False})
+    # MMPose's estimator hands train_cfg to the head only in loss(): the
+    # typo stops the first training step, before any data is used
+    model = _build(**{'model.train_cfg.max_train_instance': 5})
+    with pytest.raises(ValueError,
+                       match='did you mean max_train_instances'):
+        model.loss(torch.zeros(1, 3, 64, 64), [])
