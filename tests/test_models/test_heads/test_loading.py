@@ -46,7 +46,7 @@ from mmpose.structures import PoseDataSample
 
 import mmpose_boir  # noqa: F401  (first: makes mmpose.models importable)
 from conftest import (REPO_ROOT, TINY_CONFIG, TINY_CROWDPOSE_CONFIG,
-                      save_checkpoint)
+                      save_checkpoint, tiny_config)
 from mmpose_boir.models.heads.boir_head import AUX_HEADS, KEYPOINT_LAYERS
 from mmpose_boir.models.heads.loading import (CONVERTER,
                                               CheckpointMismatchError,
@@ -69,9 +69,7 @@ AUX_KEY = 'head.multi_heatmap_head.1.weight'  # the aux keypoint heatmap conv
 
 
 def _cfg(config=TINY_CONFIG, estimator=None, **options):
-    init_default_scope('mmpose')
-    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
-    cfg.model.backbone.init_cfg = None
+    cfg = tiny_config(config)
     if estimator:
         cfg.model.type = estimator
     cfg.merge_from_dict(options)
